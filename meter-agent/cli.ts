@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { reportCliError, usageError } from '../src/cli/report-error.js';
+import { EXIT } from '../src/errors.js';
+import { createRootLogger } from '../src/log.js';
+import { loadAgentConfig } from './config.js';
+import { controlRequest } from './control/control-client.js';
+import { SIMULATION_INJECTIONS } from './meter/injections.js';
+import { startAgent } from './main.js';
+
+const PROGRAM = 'meter-agent';
+
+const HELP = `Usage: meter-agent <command> [options]
+
+Runs on a meter or IED: logs into the XMPP server, announces the meter's presence
+(available, active, restricted, unavailable, decoupled) and answers the presence service.
+
+Commands:
+  run                  run the agent (the default); stops cleanly on SIGINT/SIGTERM
+  status               print what the running agent reports (state, seq, connection)
+  simulate <name>      drive the simulated meter of a running agent; names:
+                       ${SIMULATION_INJECTIONS.join(', ')}
+  maintenance on|off   switch maintenance mode (unavailable/maintenance) on a running agent
+
+Options:
+  -c, --config FILE    JSON config file (environment variables override single keys,
+                       see docs/configuration.md); GP_AGENT_CONFIG also names it
+      --json           status: print JSON
+  -h, --help           this help
+  -v, --version        the version
+
+Exit codes: 0 ok, 1 failure, 2 bad config or usage, 3 login refused, 4 agent not running.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    return usageError(PROGRAM, (error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.OK;
+  }
+  if (values.version) {
+    process.stdout.write(`${process.env.npm_package_version ?? '0.1.0'}\n`);
+    return EXIT.OK;
+  }
+  const [command = 'run', ...rest] = positionals;
+  const configFile = values.config ?? process.env.GP_AGENT_CONFIG;
+  const config = loadAgentConfig(configFile);
+
+  switch (command) {
+    case 'run':
+      return run(config);
+    case 'status': {
+      const status = await controlRequest(config.dataDir, { op: 'status' });
+      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      return EXIT.OK;
+    }
+    case 'simulate': {
+      const [name] = rest;
+      if (!name) return usageError(PROGRAM, 'simulate needs an injection name');
+      const result = await controlRequest(config.dataDir, { op: 'inject', name });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return EXIT.OK;
+    }
+    case 'maintenance': {
+      const [onOff, ...note] = rest;
+      if (onOff !== 'on' && onOff !== 'off') return usageError(PROGRAM, 'maintenance takes on or off');
+      const result = await controlRequest(config.dataDir, {
+        op: 'maintenance',
+        enable: onOff === 'on',
+        note: note.join(' '),
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return EXIT.OK;
+    }
+    default:
+      return usageError(PROGRAM, `unknown command '${command}'`);
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+}
+
+async function run(config: ReturnType<typeof loadAgentConfig>): Promise<number> {
+  const logger = createRootLogger({ name: PROGRAM, level: config.log.level });
+  const agent = await startAgent(config, logger);
+  const onSignal = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void agent.stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return agent.exited;
+}
+
+function formatStatus(report: unknown): string {
+  const r = report as {
+    meterId: string;
+    jid: string;
+    pid: number;
+    uptimeS: number;
+    connected: boolean;
+    reconnects: number;
+    status: { state: string; seq: number; since: string; reason?: { code: string; text?: string } };
+    lastSentSeq: number;
+  };
+  const reason = r.status.reason ? ` (${r.status.reason.code}: ${r.status.reason.text ?? ''})` : '';
+  return [
+    `meter        ${r.meterId}  (${r.jid}, pid ${r.pid}, up ${r.uptimeS} s)`,
+    `state        ${r.status.state}${reason}`,
+    `seq          ${r.status.seq}  since ${r.status.since}  (last sent ${r.lastSentSeq})`,
+    `connection   ${r.connected ? 'online' : 'offline'}, ${r.reconnects} reconnects`,
+    '',
+  ].join('\n');
+}
+
+// Exit explicitly: a library timer left behind must not keep a stopped agent alive.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => process.exit(reportCliError(PROGRAM, error)),
+);

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { loadConfig } from '../src/config/load-config.js';
+import { meterIdSchema } from '../src/protocol/meter-id.js';
+
+// STYLE §6: the meter agent's one config schema; defaults and units live here.
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+const aclEntrySchema = z
+  .object({
+    /** A bare JID (alice@grid.example) or a whole domain (grid.example). */
+    jid: z
+      .string()
+      .min(1)
+      .refine((v) => !v.includes('/'), 'ACL entries are bare JIDs or domains, without a resource'),
+    role: z.enum(ROLES),
+  })
+  .strict();
+
+export const agentConfigSchema = z
+  .object({
+    meterId: meterIdSchema,
+    /** The XMPP domain, e.g. grid.example. */
+    domain: z.string().min(1),
+    /** The IED kind announced in presence (PROTOCOL §1 kind). */
+    kind: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,63}$/)
+      .default('revenue-meter'),
+    xmpp: z
+      .object({
+        host: z.string().min(1),
+        /** The server's direct-TLS (XEP-0368) c2s port. */
+        port: z.coerce.number().int().min(1).max(65535).default(5223),
+        /** `direct-tls` verifies against caFile; `starttls` trusts the system store only. */
+        transport: z.enum(['direct-tls', 'starttls']).default('direct-tls'),
+        password: z.string().min(1, 'the XMPP password must not be empty'),
+        /** PEM file of a private CA; the server certificate must name `domain`. */
+        caFile: z.string().optional(),
+      })
+      .strict(),
+    /** The presence service's JID; defaults to presence.<domain> (PROTOCOL "Names"). */
+    service: z.string().optional(),
+    /** PROTOCOL §2: who may subscribe and command; the service is always at least operator. */
+    acl: z.array(aclEntrySchema).default([]),
+    /** Where the agent keeps its presence seq and control socket; must be writable. */
+    dataDir: z.string().min(1),
+    reconnect: z
+      .object({
+        backoffBaseMs: z.number().int().min(50).default(1_000),
+        backoffMaxMs: z.number().int().min(100).default(60_000),
+      })
+      .strict()
+      .refine((r) => r.backoffMaxMs >= r.backoffBaseMs, {
+        message: 'backoffMaxMs must be at least backoffBaseMs',
+        path: ['backoffMaxMs'],
+      })
+      .default({ backoffBaseMs: 1_000, backoffMaxMs: 60_000 }),
+    meter: z
+      .object({
+        driver: z.enum(['simulated']).default('simulated'),
+        /** Seed of the simulated meter's random source: the same seed replays the same run. */
+        seed: z.number().int().default(1),
+        /** Average random power-quality events per hour (0: none). */
+        eventRatePerHour: z.number().min(0).max(3600).default(2),
+        nominalVoltageV: z.number().positive().default(230),
+      })
+      .strict()
+      .default({ driver: 'simulated', seed: 1, eventRatePerHour: 2, nominalVoltageV: 230 }),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export const AGENT_ENV_KEYS: Record<string, string> = {
+  GP_METER_ID: 'meterId',
+  GP_DOMAIN: 'domain',
+  GP_XMPP_HOST: 'xmpp.host',
+  GP_XMPP_PORT: 'xmpp.port',
+  GP_XMPP_PASSWORD: 'xmpp.password',
+  GP_XMPP_CA_FILE: 'xmpp.caFile',
+  GP_DATA_DIR: 'dataDir',
+  LOG_LEVEL: 'log.level',
+};
+
+export function loadAgentConfig(file: string | undefined, env = process.env): AgentConfig {
+  return loadConfig(agentConfigSchema, {
+    file,
+    env,
+    envKeys: AGENT_ENV_KEYS,
+    secretFileKeys: ['xmpp.password'],
+  });
+}
+
+export function serviceJidOf(config: AgentConfig): string {
+  return config.service ?? `presence.${config.domain}`;
+}

@@ -1,0 +1,205 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { AGENT_RESOURCE } from '../src/protocol/meter-id.js';
+import { createBackoff } from '../src/xmpp/backoff.js';
+import { isClientAuthFailure } from '../src/xmpp/auth-errors.js';
+import { type SupervisedEntity, superviseConnection } from '../src/xmpp/connection-supervisor.js';
+import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
+import { createClient } from '../src/xmpp/create-client.js';
+import { type AgentConfig, serviceJidOf } from './config.js';
+import type { ControlRequest } from './control/control-protocol.js';
+import { startControlServer } from './control/control-server.js';
+import { isSimulationInjection } from './meter/injections.js';
+import { createSimulatedMeter } from './meter/simulated-meter.js';
+import { type AgentModes, deriveState } from './presence/derive-state.js';
+import { createPresenceTracker, toRfc3339 } from './presence/presence-tracker.js';
+import { openSeqStore } from './presence/seq-store.js';
+import { createAcl } from './security/acl.js';
+import { answerDiscoInfo } from './xmpp/disco-handler.js';
+import { createPresenceAnnouncer } from './xmpp/presence-announcer.js';
+import { answerStatusQueries } from './xmpp/status-query-handler.js';
+import { handleSubscriptionRequests } from './xmpp/subscription-handler.js';
+
+// The meter agent's composition root: wires the meter, the presence logic, the XMPP session and
+// the control socket. Everything it starts, stop() releases.
+
+export interface RunningAgent {
+  /** Announces `decoupled`/shutdown, closes the session and releases everything. */
+  stop(): Promise<void>;
+  /** Resolves with the process exit code once the agent has ended (stop or fatal error). */
+  readonly exited: Promise<number>;
+}
+
+export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const startedAt = Date.now();
+  const log = (module: string) => logger.child({ module });
+  const serviceJid = serviceJidOf(config);
+  const acl = createAcl(config.acl, serviceJid);
+
+  const meter = createSimulatedMeter({
+    meterId: config.meterId,
+    kind: config.kind,
+    seed: config.meter.seed,
+    eventRatePerHour: config.meter.eventRatePerHour,
+    nominalVoltageV: config.meter.nominalVoltageV,
+  });
+  const modes: AgentModes = { maintenance: null, activity: null, loadLimit: null };
+  const initial = deriveState(meter.condition(), modes);
+  const tracker = createPresenceTracker({
+    seqStore: openSeqStore(config.dataDir),
+    kind: config.kind,
+    now: () => new Date(),
+    initial,
+  });
+
+  const xmpp = await createClient({
+    service:
+      config.xmpp.transport === 'direct-tls'
+        ? `xmpps://${config.xmpp.host}:${config.xmpp.port}`
+        : `xmpp://${config.xmpp.host}:${config.xmpp.port}`,
+    domain: config.domain,
+    username: config.meterId,
+    password: config.xmpp.password,
+    resource: AGENT_RESOURCE,
+    caPem: config.xmpp.caFile ? readCa(config.xmpp.caFile) : undefined,
+    logger: log('xmpp'),
+  });
+  const announcer = createPresenceAnnouncer({ xmpp, logger: log('presence') });
+
+  // PROTOCOL §1: announce the moment the cause happens, not at the next tick.
+  const reevaluate = () => {
+    const derived = deriveState(meter.condition(), modes);
+    const changed = tracker.apply(derived.state, derived.reason);
+    if (!changed) return;
+    log('presence').info(
+      { state: changed.state, reason: changed.reason?.code, seq: changed.seq },
+      'state changed',
+    );
+    void announcer.announce(changed);
+  };
+  meter.onCondition(reevaluate);
+  meter.onEvent((event) => log('meter').info({ event }, 'meter event'));
+
+  handleSubscriptionRequests({ xmpp, acl, logger: log('subscriptions') });
+  answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
+  answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind });
+
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+
+  const supervisor = superviseConnection({
+    entity: xmpp as unknown as SupervisedEntity,
+    isFatal: isClientAuthFailure,
+    whenReady: () => awaitStreamManagement(xmpp),
+    resumption: xmpp.streamManagement as unknown as NodeJS.EventEmitter,
+    backoff: createBackoff({
+      baseMs: config.reconnect.backoffBaseMs,
+      maxMs: config.reconnect.backoffMaxMs,
+    }),
+    logger: log('connection'),
+    hooks: {
+      async onReady(resumed) {
+        announcer.setReady(true);
+        log('connection').info({ jid: xmpp.jid?.toString(), resumed }, 'online');
+        // After a resumption the server still holds our last presence; announce only news.
+        if (!resumed || announcer.lastSentSeq !== tracker.status.seq) {
+          await announcer.announce(tracker.status);
+        }
+      },
+      onDisconnected() {
+        announcer.setReady(false);
+        log('connection').warn('connection lost');
+      },
+      onFatal(error) {
+        const failure = new GridpresenceError(
+          ERROR_CODES.AUTH_FAILED,
+          `the server refused the login of ${config.meterId}@${config.domain}: ${error.message}`,
+          { hint: 'check xmpp.password (or GP_XMPP_PASSWORD) and that the account exists' },
+        );
+        logger.fatal({ code: failure.code, hint: failure.hint }, failure.message);
+        void shutdown(EXIT.AUTH, false);
+      },
+    },
+  });
+
+  const control = await startControlServer({
+    dataDir: config.dataDir,
+    logger: log('control'),
+    handle: (request) => handleControl(request),
+  });
+
+  function handleControl(request: ControlRequest): unknown {
+    switch (request.op) {
+      case 'status':
+        return {
+          meterId: config.meterId,
+          jid: `${config.meterId}@${config.domain}/${AGENT_RESOURCE}`,
+          pid: process.pid,
+          uptimeS: Math.round((Date.now() - startedAt) / 1000),
+          connected: supervisor.connected,
+          reconnects: supervisor.reconnects,
+          status: tracker.status,
+          lastSentSeq: announcer.lastSentSeq,
+          condition: meter.condition(),
+          registers: meter.readRegisters(),
+        };
+      case 'inject':
+        if (!isSimulationInjection(request.name)) {
+          throw new Error(`unknown injection '${request.name}'`);
+        }
+        meter.inject(request.name);
+        return { status: tracker.status };
+      case 'maintenance':
+        modes.maintenance = request.enable ? { note: request.note ?? '' } : null;
+        reevaluate();
+        return { status: tracker.status };
+      case 'activity':
+        modes.activity = request.code
+          ? { code: request.code, text: request.text ?? request.code }
+          : null;
+        reevaluate();
+        return { status: tracker.status };
+    }
+  }
+
+  let stopping: Promise<void> | undefined;
+  async function shutdown(code: number, announce: boolean): Promise<void> {
+    stopping ??= (async () => {
+      if (announce && supervisor.connected) {
+        // PROTOCOL §1: a graceful stop says so, with reason `shutdown`.
+        const last = tracker.apply('decoupled', { code: 'shutdown', text: 'agent shut down' });
+        if (last) await announcer.announce(last);
+      }
+      announcer.setReady(false);
+      meter.stop();
+      await supervisor.stop();
+      await control.close();
+      log('agent').info({ code }, 'stopped');
+      resolveExit(code);
+    })();
+    return stopping;
+  }
+
+  meter.start();
+  supervisor.start();
+  log('agent').info(
+    { meterId: config.meterId, server: `${config.xmpp.host}:${config.xmpp.port}`, since: toRfc3339(new Date()) },
+    'agent started',
+  );
+  return { stop: () => shutdown(EXIT.OK, true), exited };
+}
+
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new GridpresenceError(ERROR_CODES.CONFIG_UNREADABLE, `config key 'xmpp.caFile': cannot read ${file}`, {
+      cause,
+      hint: 'point xmpp.caFile at the PEM file of the CA that signed the server certificate',
+    });
+  }
+}

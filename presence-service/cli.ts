@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { reportCliError, usageError } from '../src/cli/report-error.js';
+import { EXIT } from '../src/errors.js';
+import { createRootLogger } from '../src/log.js';
+import { runMetersCommand } from './cli/meters-command.js';
+import { loadServiceConfig } from './config.js';
+import { startService } from './main.js';
+import { createProvisioner } from './provisioning/account-provisioner.js';
+import { openDatabase } from './store/database.js';
+import { createMeterRegistry } from './store/meter-registry.js';
+
+const PROGRAM = 'presence-service';
+
+const HELP = `Usage: presence-service <command> [options]
+
+The Gridpresence presence service: an XMPP component (XEP-0114) that subscribes to every
+meter's presence, records each state change in SQLite and serves the HTTP API.
+
+Commands:
+  run                  run the service (the default); stops cleanly on SIGINT/SIGTERM
+  meters …             provision meters: add, remove, list, import (see 'meters --help')
+
+Options:
+  -c, --config FILE    JSON config file (environment variables override single keys,
+                       see docs/configuration.md); GP_SERVICE_CONFIG also names it
+  -h, --help           this help
+  -v, --version        the version
+
+Exit codes: 0 ok, 1 failure, 2 bad config or usage, 3 the server refused the component.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv.find((arg) => !arg.startsWith('-')) ?? 'run';
+  if (command === 'meters') return meters(argv);
+  let values: { config?: string; help?: boolean; version?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    }));
+  } catch (error) {
+    return usageError(PROGRAM, (error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.OK;
+  }
+  if (values.version) {
+    process.stdout.write(`${process.env.npm_package_version ?? '0.1.0'}\n`);
+    return EXIT.OK;
+  }
+  if (command !== 'run') return usageError(PROGRAM, `unknown command '${command}'`);
+  const config = loadServiceConfig(values.config ?? process.env.GP_SERVICE_CONFIG);
+  const logger = createRootLogger({ name: PROGRAM, level: config.log.level });
+  const service = await startService(config, logger);
+  const onSignal = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void service.stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return service.exited;
+}
+
+/** `meters …`: the config comes from --config before or after the sub-command. */
+async function meters(argv: string[]): Promise<number> {
+  const rest = [...argv];
+  let configFile = process.env.GP_SERVICE_CONFIG;
+  for (const flag of ['--config', '-c']) {
+    const at = rest.indexOf(flag);
+    if (at !== -1) {
+      configFile = rest[at + 1];
+      rest.splice(at, 2);
+    }
+  }
+  const sub = rest.slice(rest.indexOf('meters') + 1);
+  const needsConfig = !(sub.includes('--help') || sub.includes('-h') || sub.length === 0);
+  if (!needsConfig) {
+    return runMetersCommand(sub, {
+      config: undefined,
+      registry: undefined,
+      provisioner: undefined,
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    } as never);
+  }
+  const config = loadServiceConfig(configFile);
+  const db = openDatabase(config.database.path);
+  try {
+    return await runMetersCommand(sub, {
+      config,
+      registry: createMeterRegistry({ db }),
+      provisioner: createProvisioner(config),
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
+  } finally {
+    db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exit(code);
+  },
+  (error: unknown) => {
+    process.exit(reportCliError(PROGRAM, error));
+  },
+);

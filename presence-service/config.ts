@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { loadConfig } from '../src/config/load-config.js';
+
+// STYLE §6: the presence service's one config schema; units in the key names.
+
+const backoffSchema = z.object({
+  backoffBaseMs: z.number().int().min(10).default(500),
+  backoffMaxMs: z.number().int().min(100).default(30_000),
+});
+
+export const serviceConfigSchema = z.object({
+  /** The XMPP domain the meters live on, e.g. grid.example. */
+  domain: z.string().min(1),
+  component: z
+    .object({
+      /** Loopback or a private interface only (PROTOCOL §8). */
+      host: z.string().default('127.0.0.1'),
+      port: z.coerce.number().int().min(1).max(65535).default(5347),
+      /** Defaults to presence.<domain>. */
+      jid: z.string().optional(),
+      secret: z.string().min(8, 'the component secret must be at least 8 characters'),
+      reconnect: backoffSchema.default({ backoffBaseMs: 500, backoffMaxMs: 30_000 }),
+    })
+    .strict(),
+  database: z.object({ path: z.string().default('data/presence.db') }).strict().default({
+    path: 'data/presence.db',
+  }),
+  http: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.coerce.number().int().min(0).max(65535).default(8080),
+    })
+    .strict()
+    .default({ host: '127.0.0.1', port: 8080 }),
+  provisioning: z
+    .object({
+      /** How meter accounts are created on the XMPP server. */
+      kind: z.enum(['prosodyctl', 'none']).default('prosodyctl'),
+      /** The Prosody config file prosodyctl acts on. */
+      prosodyConfig: z.string().optional(),
+    })
+    .strict()
+    .default({ kind: 'prosodyctl' }),
+  recovery: z
+    .object({
+      /** Status queries in flight at once when (re)connecting (PROTOCOL §3). */
+      queryConcurrency: z.number().int().min(1).max(10_000).default(64),
+      queryTimeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .strict()
+    .default({ queryConcurrency: 64, queryTimeoutMs: 10_000 }),
+  log: z
+    .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+    .strict()
+    .default({ level: 'info' }),
+}).strict();
+
+export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+
+export const SERVICE_ENV_KEYS: Record<string, string> = {
+  GP_DOMAIN: 'domain',
+  GP_COMPONENT_HOST: 'component.host',
+  GP_COMPONENT_PORT: 'component.port',
+  GP_COMPONENT_SECRET: 'component.secret',
+  GP_DATABASE: 'database.path',
+  GP_HTTP_HOST: 'http.host',
+  GP_HTTP_PORT: 'http.port',
+  GP_PROSODY_CONFIG: 'provisioning.prosodyConfig',
+  LOG_LEVEL: 'log.level',
+};
+
+export function loadServiceConfig(file: string | undefined, env = process.env): ServiceConfig {
+  return loadConfig(serviceConfigSchema, {
+    file,
+    env,
+    envKeys: SERVICE_ENV_KEYS,
+    secretFileKeys: ['component.secret'],
+  });
+}
+
+export function componentJidOf(config: ServiceConfig): string {
+  return config.component.jid ?? `presence.${config.domain}`;
+}

@@ -1,0 +1,126 @@
+import type { AddressInfo } from 'node:net';
+import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { componentJidOf, type ServiceConfig } from './config.js';
+import { buildHttpApi } from './http/build-http-api.js';
+import { createChangeBus } from './presence/change-bus.js';
+import { createPresenceRecorder } from './presence/presence-recorder.js';
+import { recoverCurrentStates } from './presence/recovery.js';
+import { openDatabase } from './store/database.js';
+import { createMeterRegistry } from './store/meter-registry.js';
+import { createPresenceStore } from './store/presence-store.js';
+import { watchForeignCommits } from './store/registry-watch.js';
+import { createComponentConnection } from './xmpp/component-connection.js';
+import { handleMeterPresence } from './xmpp/presence-handler.js';
+import { createStatusQuerier } from './xmpp/status-querier.js';
+import { createSubscriptionManager } from './xmpp/subscription-manager.js';
+
+// The presence service's composition root: the store, the component connection, the presence
+// pipeline and the HTTP API. Everything it starts, stop() releases.
+
+export interface RunningService {
+  /** Where the HTTP API listens, e.g. http://127.0.0.1:8080. */
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+  /** Resolves with the process exit code once the service has ended. */
+  readonly exited: Promise<number>;
+}
+
+export async function startService(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const log = (module: string) => logger.child({ module });
+  const componentJid = componentJidOf(config);
+  const db = openDatabase(config.database.path);
+  const registry = createMeterRegistry({ db });
+  const store = createPresenceStore({ db });
+  const bus = createChangeBus();
+  const recorder = createPresenceRecorder({ store, bus, logger: log('recorder') });
+  const isMeter = (meterId: string) => registry.get(meterId) !== undefined;
+
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  let xmppState: 'online' | 'offline' | 'connecting' = 'connecting';
+
+  const connection = await createComponentConnection({
+    host: config.component.host,
+    port: config.component.port,
+    jid: componentJid,
+    secret: config.component.secret,
+    backoffBaseMs: config.component.reconnect.backoffBaseMs,
+    backoffMaxMs: config.component.reconnect.backoffMaxMs,
+    logger: log('component'),
+    onOnline: async () => {
+      xmppState = 'online';
+      await subscriptions.subscribePending();
+      await recoverCurrentStates({
+        meterIds: registry.ids(),
+        query: statusQuery,
+        recorder,
+        concurrency: config.recovery.queryConcurrency,
+        timeoutMs: config.recovery.queryTimeoutMs,
+        logger: log('recovery'),
+      });
+    },
+    onOffline: () => {
+      xmppState = 'connecting';
+    },
+    onFatal: (error) => {
+      const failure = new GridpresenceError(
+        ERROR_CODES.AUTH_FAILED,
+        `the XMPP server refused component ${componentJid}: ${error.message}`,
+        { hint: "component.secret must equal the Component's component_secret in the server config" },
+      );
+      logger.fatal({ code: failure.code, hint: failure.hint }, failure.message);
+      void shutdown(EXIT.AUTH);
+    },
+  });
+  const { xmpp } = connection;
+  const statusQuery = createStatusQuerier({ xmpp, componentJid, domain: config.domain });
+  const subscriptions = createSubscriptionManager({
+    xmpp,
+    componentJid,
+    domain: config.domain,
+    pendingMeters: () => registry.unsubscribed(),
+    markSubscribed: (meterId, at) => registry.markSubscribed(meterId, at),
+    isMeter,
+    logger: log('subscriptions'),
+  });
+  handleMeterPresence({ xmpp, domain: config.domain, isMeter, recorder, logger: log('presence') });
+
+  // Meters added by `presence-service meters add|import` (another process) get subscribed.
+  const stopWatching = watchForeignCommits(db, () => {
+    if (xmppState !== 'online') return;
+    subscriptions.subscribePending().catch((error: Error) => {
+      log('subscriptions').warn({ err: error.message }, 'subscribing new meters failed');
+    });
+  });
+
+  const http = buildHttpApi({
+    registry,
+    store,
+    bus,
+    logger: log('http'),
+    health: () => ({ xmpp: xmppState }),
+  });
+  await http.listen({ host: config.http.host, port: config.http.port });
+  const address = http.server.address() as AddressInfo;
+  const apiUrl = `http://${address.address}:${address.port}`;
+
+  let stopping: Promise<void> | undefined;
+  function shutdown(code: number): Promise<void> {
+    stopping ??= (async () => {
+      stopWatching();
+      await http.close();
+      await connection.supervisor.stop();
+      db.close();
+      log('service').info({ code }, 'stopped');
+      resolveExit(code);
+    })();
+    return stopping;
+  }
+
+  connection.supervisor.start();
+  log('service').info({ apiUrl, component: componentJid, meters: registry.count() }, 'service started');
+  return { apiUrl, stop: () => shutdown(EXIT.OK), exited };
+}

@@ -1,0 +1,120 @@
+import type { Logger } from '../../src/log.js';
+import type { MeterStatus } from '../../src/protocol/meter-status.js';
+import type { MeterState } from '../../src/protocol/states.js';
+import type { ChangeBus } from './change-bus.js';
+import type { ChangeSource, CurrentState, PresenceStore, RecordedChange } from '../store/presence-store.js';
+
+// Turns what the service hears about a meter into recorded state changes (PROTOCOL §1):
+// - a real change (state or reason differs, or a newer seq after a gap) is recorded with the
+//   previous state, the meter's seq and since, the receive time, the source and the gap;
+// - a repeat of the current status only counts as a sign of life;
+// - a status older than what we know (a query answer overtaken by a push) is ignored;
+// - a seq that went backwards in a push means the meter restarted its count: recorded, warned.
+
+export interface PresenceRecorder {
+  /** A valid <meter/> from a presence (`push`) or a status query answer (`query`). */
+  status(meterId: string, status: MeterStatus, source: ChangeSource, receivedAt: Date): RecordedChange | null;
+  /** The meter is gone: the server reported it (`server`) or a query found it offline (`query`). */
+  gone(meterId: string, reasonCode: string, source: ChangeSource, receivedAt: Date): RecordedChange | null;
+  /** A presence whose extension was missing or malformed (PROTOCOL §1): an error, never a crash. */
+  protocolError(meterId: string, error: string, stanza: string, receivedAt: Date): void;
+  /** Any sign of life that carries no state. */
+  seen(meterId: string, at: Date): void;
+}
+
+export function createPresenceRecorder(deps: {
+  store: PresenceStore;
+  bus: ChangeBus;
+  logger: Logger;
+}): PresenceRecorder {
+  const { store, bus, logger } = deps;
+  // The last seq each meter announced; server-reported drops carry none, so it is kept apart
+  // from the current state to measure gaps across a drop.
+  const lastSeq = store.lastMeterSeqs();
+
+  const record = (
+    meterId: string,
+    current: CurrentState | undefined,
+    next: { state: MeterState; reasonCode: string | null; reasonText: string | null },
+    meta: { seq: number | null; since: string | null; kind: string | null; gap: number },
+    source: ChangeSource,
+    receivedAt: Date,
+  ): RecordedChange => {
+    const change = store.record({
+      meterId,
+      prevState: current?.state ?? null,
+      state: next.state,
+      reasonCode: next.reasonCode,
+      reasonText: next.reasonText,
+      seq: meta.seq,
+      since: meta.since,
+      kind: meta.kind ?? current?.kind ?? null,
+      receivedAt: receivedAt.toISOString(),
+      source,
+      gap: meta.gap,
+    });
+    if (meta.seq !== null) lastSeq.set(meterId, meta.seq);
+    bus.publish(change);
+    return change;
+  };
+
+  return {
+    status(meterId, status, source, receivedAt) {
+      const current = store.current(meterId);
+      const known = lastSeq.get(meterId);
+      const reasonCode = status.reason?.code ?? null;
+      const reasonText = status.reason?.text ?? null;
+      const sameAsCurrent =
+        current !== undefined &&
+        current.state === status.state &&
+        current.reasonCode === reasonCode &&
+        current.reasonText === reasonText;
+
+      if (known !== undefined && status.seq < known) {
+        if (source !== 'push') {
+          store.touch(meterId, receivedAt.toISOString());
+          return null; // an answer overtaken by newer news
+        }
+        logger.warn({ meterId, seq: status.seq, known }, 'meter seq went backwards; meter reset?');
+      } else if (known === status.seq && sameAsCurrent) {
+        store.touch(meterId, receivedAt.toISOString());
+        return null; // a repeat (heartbeat, reconnect, query) of what we know
+      }
+      const gap = known !== undefined && status.seq > known + 1 ? status.seq - known - 1 : 0;
+      if (gap > 0) logger.info({ meterId, gap, seq: status.seq }, 'missed state changes (seq gap)');
+      return record(
+        meterId,
+        current,
+        { state: status.state, reasonCode, reasonText },
+        { seq: status.seq, since: status.since, kind: status.kind, gap },
+        source,
+        receivedAt,
+      );
+    },
+
+    gone(meterId, reasonCode, source, receivedAt) {
+      const current = store.current(meterId);
+      if (current?.state === 'decoupled') {
+        store.touch(meterId, receivedAt.toISOString());
+        return null;
+      }
+      return record(
+        meterId,
+        current,
+        { state: 'decoupled', reasonCode, reasonText: null },
+        { seq: null, since: null, kind: null, gap: 0 },
+        source,
+        receivedAt,
+      );
+    },
+
+    protocolError(meterId, error, stanza, receivedAt) {
+      logger.warn({ meterId, error }, 'protocol error from meter');
+      store.recordProtocolError({ meterId, receivedAt: receivedAt.toISOString(), error, stanza });
+    },
+
+    seen(meterId, at) {
+      store.touch(meterId, at.toISOString());
+    },
+  };
+}
