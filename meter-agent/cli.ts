@@ -5,8 +5,8 @@ import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
 import { loadAgentConfig } from './config.js';
 import { controlRequest } from './control/control-client.js';
-import { SIMULATION_INJECTIONS } from './meter/injections.js';
 import { startAgent } from './main.js';
+import { SIMULATION_INJECTIONS } from './meter/injections.js';
 
 const PROGRAM = 'meter-agent';
 
@@ -57,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
       return run(config);
     case 'status': {
       const status = await controlRequest(config.dataDir, { op: 'status' });
-      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      process.stdout.write(
+        values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status),
+      );
       return EXIT.OK;
     }
     case 'simulate': {
@@ -69,7 +71,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'maintenance': {
       const [onOff, ...note] = rest;
-      if (onOff !== 'on' && onOff !== 'off') return usageError(PROGRAM, 'maintenance takes on or off');
+      if (onOff !== 'on' && onOff !== 'off')
+        return usageError(PROGRAM, 'maintenance takes on or off');
       const result = await controlRequest(config.dataDir, {
         op: 'maintenance',
         enable: onOff === 'on',

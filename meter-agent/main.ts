@@ -2,11 +2,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { AGENT_RESOURCE } from '../src/protocol/meter-id.js';
-import { createBackoff } from '../src/xmpp/backoff.js';
 import { isClientAuthFailure } from '../src/xmpp/auth-errors.js';
+import { createBackoff } from '../src/xmpp/backoff.js';
 import { type SupervisedEntity, superviseConnection } from '../src/xmpp/connection-supervisor.js';
-import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
 import { createClient } from '../src/xmpp/create-client.js';
+import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
 import { type AgentConfig, serviceJidOf } from './config.js';
 import type { ControlRequest } from './control/control-protocol.js';
 import { startControlServer } from './control/control-server.js';
@@ -187,7 +187,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   meter.start();
   supervisor.start();
   log('agent').info(
-    { meterId: config.meterId, server: `${config.xmpp.host}:${config.xmpp.port}`, since: toRfc3339(new Date()) },
+    {
+      meterId: config.meterId,
+      server: `${config.xmpp.host}:${config.xmpp.port}`,
+      since: toRfc3339(new Date()),
+    },
     'agent started',
   );
   return { stop: () => shutdown(EXIT.OK, true), exited };
@@ -197,9 +201,13 @@ function readCa(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new GridpresenceError(ERROR_CODES.CONFIG_UNREADABLE, `config key 'xmpp.caFile': cannot read ${file}`, {
-      cause,
-      hint: 'point xmpp.caFile at the PEM file of the CA that signed the server certificate',
-    });
+    throw new GridpresenceError(
+      ERROR_CODES.CONFIG_UNREADABLE,
+      `config key 'xmpp.caFile': cannot read ${file}`,
+      {
+        cause,
+        hint: 'point xmpp.caFile at the PEM file of the CA that signed the server certificate',
+      },
+    );
   }
 }

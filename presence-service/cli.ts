@@ -3,10 +3,10 @@ import { parseArgs } from 'node:util';
 import { reportCliError, usageError } from '../src/cli/report-error.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
-import { runMetersCommand } from './cli/meters-command.js';
-import { loadServiceConfig } from './config.js';
+import { type MetersCommandDeps, runMetersCommand } from './cli/meters-command.js';
+import { loadServiceConfig, type ServiceConfig } from './config.js';
 import { startService } from './main.js';
-import { createProvisioner } from './provisioning/account-provisioner.js';
+import { type AccountProvisioner, createProvisioner } from './provisioning/account-provisioner.js';
 import { openDatabase } from './store/database.js';
 import { createMeterRegistry } from './store/meter-registry.js';
 
@@ -81,14 +81,11 @@ async function meters(argv: string[]): Promise<number> {
   }
   const sub = rest.slice(rest.indexOf('meters') + 1);
   const needsConfig = !(sub.includes('--help') || sub.includes('-h') || sub.length === 0);
+  const out = (line: string) => void process.stdout.write(`${line}\n`);
+  const err = (line: string) => void process.stderr.write(`${line}\n`);
   if (!needsConfig) {
-    return runMetersCommand(sub, {
-      config: undefined,
-      registry: undefined,
-      provisioner: undefined,
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
-    } as never);
+    // Help needs neither config nor database, and must work without them.
+    return runMetersCommand(sub, { out, err } as unknown as MetersCommandDeps);
   }
   const config = loadServiceConfig(configFile);
   const db = openDatabase(config.database.path);
@@ -96,13 +93,26 @@ async function meters(argv: string[]): Promise<number> {
     return await runMetersCommand(sub, {
       config,
       registry: createMeterRegistry({ db }),
-      provisioner: createProvisioner(config),
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
+      provisioner: lazyProvisioner(config),
+      out,
+      err,
     });
   } finally {
     db.close();
   }
+}
+
+/** Only add, remove and import touch accounts; `list` must work without a provisioner config. */
+function lazyProvisioner(config: ServiceConfig): AccountProvisioner {
+  let provisioner: AccountProvisioner | undefined;
+  const get = () => {
+    provisioner ??= createProvisioner(config);
+    return provisioner;
+  };
+  return {
+    createAccounts: (accounts) => get().createAccounts(accounts),
+    deleteAccount: (username) => get().deleteAccount(username),
+  };
 }
 
 main(process.argv.slice(2)).then(

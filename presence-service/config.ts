@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { loadConfig } from '../src/config/load-config.js';
 
@@ -8,52 +9,73 @@ const backoffSchema = z.object({
   backoffMaxMs: z.number().int().min(100).default(30_000),
 });
 
-export const serviceConfigSchema = z.object({
-  /** The XMPP domain the meters live on, e.g. grid.example. */
-  domain: z.string().min(1),
-  component: z
-    .object({
-      /** Loopback or a private interface only (PROTOCOL §8). */
-      host: z.string().default('127.0.0.1'),
-      port: z.coerce.number().int().min(1).max(65535).default(5347),
-      /** Defaults to presence.<domain>. */
-      jid: z.string().optional(),
-      secret: z.string().min(8, 'the component secret must be at least 8 characters'),
-      reconnect: backoffSchema.default({ backoffBaseMs: 500, backoffMaxMs: 30_000 }),
-    })
-    .strict(),
-  database: z.object({ path: z.string().default('data/presence.db') }).strict().default({
-    path: 'data/presence.db',
-  }),
-  http: z
-    .object({
-      host: z.string().default('127.0.0.1'),
-      port: z.coerce.number().int().min(0).max(65535).default(8080),
-    })
-    .strict()
-    .default({ host: '127.0.0.1', port: 8080 }),
-  provisioning: z
-    .object({
-      /** How meter accounts are created on the XMPP server. */
-      kind: z.enum(['prosodyctl', 'none']).default('prosodyctl'),
-      /** The Prosody config file prosodyctl acts on. */
-      prosodyConfig: z.string().optional(),
-    })
-    .strict()
-    .default({ kind: 'prosodyctl' }),
-  recovery: z
-    .object({
-      /** Status queries in flight at once when (re)connecting (PROTOCOL §3). */
-      queryConcurrency: z.number().int().min(1).max(10_000).default(64),
-      queryTimeoutMs: z.number().int().min(100).default(10_000),
-    })
-    .strict()
-    .default({ queryConcurrency: 64, queryTimeoutMs: 10_000 }),
-  log: z
-    .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
-    .strict()
-    .default({ level: 'info' }),
-}).strict();
+export const serviceConfigSchema = z
+  .object({
+    /** The XMPP domain the meters live on, e.g. grid.example. */
+    domain: z.string().min(1),
+    component: z
+      .object({
+        /** Loopback or a private interface only (PROTOCOL §8): the component link is plain text. */
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .refine(
+            isPrivateOrName,
+            'must be a loopback or private address: the component link has no TLS',
+          ),
+        port: z.coerce.number().int().min(1).max(65535).default(5347),
+        /** Defaults to presence.<domain>. */
+        jid: z.string().optional(),
+        secret: z.string().min(8, 'the component secret must be at least 8 characters'),
+        reconnect: backoffSchema.default({ backoffBaseMs: 500, backoffMaxMs: 30_000 }),
+      })
+      .strict(),
+    database: z
+      .object({ path: z.string().default('data/presence.db') })
+      .strict()
+      .default({
+        path: 'data/presence.db',
+      }),
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
+    provisioning: z
+      .object({
+        /** How meter accounts are created on the XMPP server. */
+        kind: z.enum(['prosodyctl', 'none']).default('prosodyctl'),
+        /** The Prosody config file prosodyctl acts on. */
+        prosodyConfig: z.string().optional(),
+      })
+      .strict()
+      .default({ kind: 'prosodyctl' }),
+    recovery: z
+      .object({
+        /** Status queries in flight at once when (re)connecting (PROTOCOL §3). */
+        queryConcurrency: z.number().int().min(1).max(10_000).default(64),
+        queryTimeoutMs: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .default({ queryConcurrency: 64, queryTimeoutMs: 10_000 }),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+/** IP literals must be loopback or private (RFC 1918, RFC 4193); names are resolved by the OS. */
+function isPrivateOrName(host: string): boolean {
+  if (isIP(host) === 0) return true;
+  return (
+    /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host) || /^(::1$|f[cd])/i.test(host)
+  );
+}
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
 
@@ -65,6 +87,7 @@ export const SERVICE_ENV_KEYS: Record<string, string> = {
   GP_DATABASE: 'database.path',
   GP_HTTP_HOST: 'http.host',
   GP_HTTP_PORT: 'http.port',
+  GP_PROVISIONING: 'provisioning.kind',
   GP_PROSODY_CONFIG: 'provisioning.prosodyConfig',
   LOG_LEVEL: 'log.level',
 };

@@ -69,7 +69,9 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       const failure = new GridpresenceError(
         ERROR_CODES.AUTH_FAILED,
         `the XMPP server refused component ${componentJid}: ${error.message}`,
-        { hint: "component.secret must equal the Component's component_secret in the server config" },
+        {
+          hint: "component.secret must equal the Component's component_secret in the server config",
+        },
       );
       logger.fatal({ code: failure.code, hint: failure.hint }, failure.message);
       void shutdown(EXIT.AUTH);
@@ -121,6 +123,9 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   }
 
   connection.supervisor.start();
-  log('service').info({ apiUrl, component: componentJid, meters: registry.count() }, 'service started');
+  log('service').info(
+    { apiUrl, component: componentJid, meters: registry.count() },
+    'service started',
+  );
   return { apiUrl, stop: () => shutdown(EXIT.OK), exited };
 }

@@ -7,8 +7,16 @@ declare module '@xmpp/component' {
     request(stanza: Element, timeoutMs?: number): Promise<Element>;
   }
   export interface IqCallee {
-    get(ns: string, name: string, handler: (ctx: { stanza: Element; element: Element }) => unknown): void;
-    set(ns: string, name: string, handler: (ctx: { stanza: Element; element: Element }) => unknown): void;
+    get(
+      ns: string,
+      name: string,
+      handler: (ctx: { stanza: Element; element: Element }) => unknown,
+    ): void;
+    set(
+      ns: string,
+      name: string,
+      handler: (ctx: { stanza: Element; element: Element }) => unknown,
+    ): void;
   }
   export interface Component {
     status: string;
@@ -25,5 +33,9 @@ declare module '@xmpp/component' {
     on(event: string, listener: (...args: never[]) => void): this;
     removeListener(event: string, listener: (...args: never[]) => void): this;
   }
-  export function component(options: { service: string; domain: string; password: string }): Component;
+  export function component(options: {
+    service: string;
+    domain: string;
+    password: string;
+  }): Component;
 }

@@ -1,7 +1,11 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ERROR_CODES, GridpresenceError } from '../../src/errors.js';
-import { CONTROL_SOCKET_NAME, type ControlRequest, type ControlResponse } from './control-protocol.js';
+import {
+  CONTROL_SOCKET_NAME,
+  type ControlRequest,
+  type ControlResponse,
+} from './control-protocol.js';
 
 /** Sends one request to a running agent's control socket and returns its result. */
 export function controlRequest(
@@ -32,9 +36,13 @@ export function controlRequest(
       clearTimeout(timer);
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
         reject(
-          new GridpresenceError(ERROR_CODES.AGENT_NOT_RUNNING, `no agent is running for ${dataDir}`, {
-            hint: 'start it with `meter-agent run --config <file>`, or check dataDir in the config',
-          }),
+          new GridpresenceError(
+            ERROR_CODES.AGENT_NOT_RUNNING,
+            `no agent is running for ${dataDir}`,
+            {
+              hint: 'start it with `meter-agent run --config <file>`, or check dataDir in the config',
+            },
+          ),
         );
       } else {
         reject(error);

@@ -9,7 +9,11 @@ export const CONTROL_SOCKET_NAME = 'agent.sock';
 export const controlRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('status') }),
   z.object({ op: z.literal('inject'), name: z.string() }),
-  z.object({ op: z.literal('maintenance'), enable: z.boolean(), note: z.string().max(200).optional() }),
+  z.object({
+    op: z.literal('maintenance'),
+    enable: z.boolean(),
+    note: z.string().max(200).optional(),
+  }),
   z.object({
     op: z.literal('activity'),
     /** PROTOCOL §1 active reasons: command, dr-event, download; null ends the activity. */

@@ -26,7 +26,8 @@ export function deriveState(condition: MeterCondition, modes: AgentModes): Deriv
   if (modes.maintenance) {
     return unavailable('maintenance', modes.maintenance.note || 'maintenance mode');
   }
-  if (condition.relay === 'lockout') return unavailable('relay-lockout', 'service relay locked out');
+  if (condition.relay === 'lockout')
+    return unavailable('relay-lockout', 'service relay locked out');
   if (condition.fault) return unavailable('fault', condition.fault);
   if (condition.sensorFailure) return unavailable('sensor-failure', 'metrology link lost');
 

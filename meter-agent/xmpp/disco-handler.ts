@@ -1,11 +1,6 @@
 import type { Client } from '@xmpp/client';
 import xml from '@xmpp/xml';
-import {
-  NS_DATA,
-  NS_DISCO_INFO,
-  NS_METER,
-  NS_PING,
-} from '../../src/protocol/namespaces.js';
+import { NS_DATA, NS_DISCO_INFO, NS_METER, NS_PING } from '../../src/protocol/namespaces.js';
 
 // XEP-0030 §3.1 disco#info: who we are and what we speak (PROTOCOL §3). The commands namespace
 // is added when the ad-hoc commands land; advertising it before would mislead clients.

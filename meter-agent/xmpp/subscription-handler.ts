@@ -1,7 +1,7 @@
 import type { Client } from '@xmpp/client';
 import xml, { type Element } from '@xmpp/xml';
-import { bareJid } from '../../src/protocol/meter-id.js';
 import type { Logger } from '../../src/log.js';
+import { bareJid } from '../../src/protocol/meter-id.js';
 import type { Acl } from '../security/acl.js';
 
 // PROTOCOL §2: approve presence subscriptions from the presence service and from JIDs the ACL

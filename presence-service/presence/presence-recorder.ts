@@ -1,8 +1,13 @@
 import type { Logger } from '../../src/log.js';
 import type { MeterStatus } from '../../src/protocol/meter-status.js';
 import type { MeterState } from '../../src/protocol/states.js';
+import type {
+  ChangeSource,
+  CurrentState,
+  PresenceStore,
+  RecordedChange,
+} from '../store/presence-store.js';
 import type { ChangeBus } from './change-bus.js';
-import type { ChangeSource, CurrentState, PresenceStore, RecordedChange } from '../store/presence-store.js';
 
 // Turns what the service hears about a meter into recorded state changes (PROTOCOL §1):
 // - a real change (state or reason differs, or a newer seq after a gap) is recorded with the
@@ -13,9 +18,19 @@ import type { ChangeSource, CurrentState, PresenceStore, RecordedChange } from '
 
 export interface PresenceRecorder {
   /** A valid <meter/> from a presence (`push`) or a status query answer (`query`). */
-  status(meterId: string, status: MeterStatus, source: ChangeSource, receivedAt: Date): RecordedChange | null;
+  status(
+    meterId: string,
+    status: MeterStatus,
+    source: ChangeSource,
+    receivedAt: Date,
+  ): RecordedChange | null;
   /** The meter is gone: the server reported it (`server`) or a query found it offline (`query`). */
-  gone(meterId: string, reasonCode: string, source: ChangeSource, receivedAt: Date): RecordedChange | null;
+  gone(
+    meterId: string,
+    reasonCode: string,
+    source: ChangeSource,
+    receivedAt: Date,
+  ): RecordedChange | null;
   /** A presence whose extension was missing or malformed (PROTOCOL §1): an error, never a crash. */
   protocolError(meterId: string, error: string, stanza: string, receivedAt: Date): void;
   /** Any sign of life that carries no state. */

@@ -14,7 +14,11 @@ export type StatusQueryOutcome =
   | { kind: 'timeout' }
   | { kind: 'error'; error: string };
 
-const OFFLINE_CONDITIONS = new Set(['service-unavailable', 'recipient-unavailable', 'item-not-found']);
+const OFFLINE_CONDITIONS = new Set([
+  'service-unavailable',
+  'recipient-unavailable',
+  'item-not-found',
+]);
 
 export type StatusQuerier = (meterId: string, timeoutMs: number) => Promise<StatusQueryOutcome>;
 
@@ -33,7 +37,9 @@ export function createStatusQuerier(deps: {
     try {
       const reply = await xmpp.iqCaller.request(iq, timeoutMs);
       const parsed = parseStatusAnswer(reply.getChild('status'));
-      return parsed.ok ? { kind: 'status', status: parsed.value } : { kind: 'error', error: parsed.error };
+      return parsed.ok
+        ? { kind: 'status', status: parsed.value }
+        : { kind: 'error', error: parsed.error };
     } catch (error) {
       const e = error as { name?: string; condition?: string; message?: string };
       if (e.name === 'TimeoutError') return { kind: 'timeout' };

@@ -54,7 +54,11 @@ export function createSubscriptionManager(deps: {
       for (let i = 0; i < pending.length; i += 500) {
         await xmpp.sendMany(
           pending.slice(i, i + 500).map((id) =>
-            xml('presence', { from: componentJid, to: meterBareJid(id, domain), type: 'subscribe' }),
+            xml('presence', {
+              from: componentJid,
+              to: meterBareJid(id, domain),
+              type: 'subscribe',
+            }),
           ),
         );
       }
@@ -63,7 +67,11 @@ export function createSubscriptionManager(deps: {
     },
     async unsubscribe(meterId) {
       await xmpp.send(
-        xml('presence', { from: componentJid, to: meterBareJid(meterId, domain), type: 'unsubscribe' }),
+        xml('presence', {
+          from: componentJid,
+          to: meterBareJid(meterId, domain),
+          type: 'unsubscribe',
+        }),
       );
     },
   };

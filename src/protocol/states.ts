@@ -1,6 +1,12 @@
 // PROTOCOL §1: the five meter states, their standard <show>, and typical reasons.
 
-export const METER_STATES = ['available', 'active', 'restricted', 'unavailable', 'decoupled'] as const;
+export const METER_STATES = [
+  'available',
+  'active',
+  'restricted',
+  'unavailable',
+  'decoupled',
+] as const;
 export type MeterState = (typeof METER_STATES)[number];
 
 /** RFC 6121 §4.7.2.1 <show> values we use; `undefined` means no <show> (plain available). */

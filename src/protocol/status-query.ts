@@ -16,7 +16,7 @@ export function buildStatusAnswer(status: MeterStatus): Element {
 
 /** Reads the <status/> payload of a result IQ. */
 export function parseStatusAnswer(payload: Element | undefined): Parsed<MeterStatus> {
-  if (!payload || payload.name !== 'status' || payload.attrs.xmlns !== NS_METER) {
+  if (payload?.name !== 'status' || payload.attrs.xmlns !== NS_METER) {
     return fail(`expected <status xmlns='${NS_METER}'>`);
   }
   const meter = payload.getChild('meter');

@@ -18,7 +18,11 @@ describe('jittered exponential backoff', () => {
       return seed / 2147483647;
     };
     const backoff = createBackoff({ baseMs: 1000, maxMs: 60_000, random });
-    const delays = new Set(Array.from({ length: 20 }, () => createBackoff({ baseMs: 1000, maxMs: 60_000, random }).next()));
+    const delays = new Set(
+      Array.from({ length: 20 }, () =>
+        createBackoff({ baseMs: 1000, maxMs: 60_000, random }).next(),
+      ),
+    );
     expect(delays.size).toBeGreaterThan(15);
     backoff.next();
     backoff.next();

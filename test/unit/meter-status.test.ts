@@ -38,7 +38,9 @@ describe('meter presence (PROTOCOL §1)', () => {
     const presence = buildMeterPresence({ ...restricted, state });
     expect(presence.getChildText('show') ?? undefined).toBe(show);
     expect(presence.attrs.type).toBeUndefined();
-    expect(stateFromShow(presence.attrs.type, presence.getChildText('show') ?? undefined)).toBe(state);
+    expect(stateFromShow(presence.attrs.type, presence.getChildText('show') ?? undefined)).toBe(
+      state,
+    );
   });
 
   it('sends decoupled as type=unavailable with the extension', () => {
@@ -63,27 +65,87 @@ describe('meter presence (PROTOCOL §1)', () => {
     ['no extension', xml('presence', {})],
     [
       'an unknown state',
-      xml('presence', {}, xml('meter', { xmlns: NS_METER, state: 'sleepy', seq: '1', since: '2026-11-27T14:00:00Z', kind: 'relay' })),
+      xml(
+        'presence',
+        {},
+        xml('meter', {
+          xmlns: NS_METER,
+          state: 'sleepy',
+          seq: '1',
+          since: '2026-11-27T14:00:00Z',
+          kind: 'relay',
+        }),
+      ),
     ],
     [
       'a non-numeric seq',
-      xml('presence', {}, xml('meter', { xmlns: NS_METER, state: 'available', seq: 'x1', since: '2026-11-27T14:00:00Z', kind: 'relay' })),
+      xml(
+        'presence',
+        {},
+        xml('meter', {
+          xmlns: NS_METER,
+          state: 'available',
+          seq: 'x1',
+          since: '2026-11-27T14:00:00Z',
+          kind: 'relay',
+        }),
+      ),
     ],
     [
       'seq 0',
-      xml('presence', {}, xml('meter', { xmlns: NS_METER, state: 'available', seq: '0', since: '2026-11-27T14:00:00Z', kind: 'relay' })),
+      xml(
+        'presence',
+        {},
+        xml('meter', {
+          xmlns: NS_METER,
+          state: 'available',
+          seq: '0',
+          since: '2026-11-27T14:00:00Z',
+          kind: 'relay',
+        }),
+      ),
     ],
     [
       'a bad since',
-      xml('presence', {}, xml('meter', { xmlns: NS_METER, state: 'available', seq: '3', since: 'yesterday', kind: 'relay' })),
+      xml(
+        'presence',
+        {},
+        xml('meter', {
+          xmlns: NS_METER,
+          state: 'available',
+          seq: '3',
+          since: 'yesterday',
+          kind: 'relay',
+        }),
+      ),
     ],
     [
       'decoupled without type=unavailable',
-      xml('presence', {}, xml('meter', { xmlns: NS_METER, state: 'decoupled', seq: '3', since: '2026-11-27T14:00:00Z', kind: 'relay' })),
+      xml(
+        'presence',
+        {},
+        xml('meter', {
+          xmlns: NS_METER,
+          state: 'decoupled',
+          seq: '3',
+          since: '2026-11-27T14:00:00Z',
+          kind: 'relay',
+        }),
+      ),
     ],
     [
       'available inside type=unavailable',
-      xml('presence', { type: 'unavailable' }, xml('meter', { xmlns: NS_METER, state: 'available', seq: '3', since: '2026-11-27T14:00:00Z', kind: 'relay' })),
+      xml(
+        'presence',
+        { type: 'unavailable' },
+        xml('meter', {
+          xmlns: NS_METER,
+          state: 'available',
+          seq: '3',
+          since: '2026-11-27T14:00:00Z',
+          kind: 'relay',
+        }),
+      ),
     ],
   ])('reports %s as a protocol error', (_name, presence) => {
     const parsed = parseMeterPresence(presence);
@@ -95,10 +157,21 @@ describe('meter presence (PROTOCOL §1)', () => {
 describe('status query (PROTOCOL §3)', () => {
   it('round-trips the <meter/> inside <status/>', () => {
     const answer = buildStatusAnswer(restricted);
-    expect(answer.toString()).toContain("<status xmlns=\"urn:gridpresence:meter:1\"><meter state=\"restricted\"");
+    expect(answer.toString()).toContain(
+      '<status xmlns="urn:gridpresence:meter:1"><meter state="restricted"',
+    );
     const reparsed = parseStatusAnswer(
       // as it arrives from the wire: the child has no xmlns attribute of its own
-      xml('status', { xmlns: NS_METER }, xml('meter', { state: 'available', seq: '7', since: '2026-11-27T14:00:00Z', kind: 'gateway' })),
+      xml(
+        'status',
+        { xmlns: NS_METER },
+        xml('meter', {
+          state: 'available',
+          seq: '7',
+          since: '2026-11-27T14:00:00Z',
+          kind: 'gateway',
+        }),
+      ),
     );
     expect(reparsed).toEqual({
       ok: true,
