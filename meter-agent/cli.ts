@@ -5,6 +5,7 @@ import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
 import { loadAgentConfig } from './config.js';
 import { controlRequest } from './control/control-client.js';
+import { findFleetConfigs, startFleet } from './fleet.js';
 import { startAgent } from './main.js';
 import { SIMULATION_INJECTIONS } from './meter/injections.js';
 
@@ -21,10 +22,13 @@ Commands:
   simulate <name>      drive the simulated meter of a running agent; names:
                        ${SIMULATION_INJECTIONS.join(', ')}
   maintenance on|off   switch maintenance mode (unavailable/maintenance) on a running agent
+  fleet                run many meters in this one process: every <dir>/*/config.json
+                       below --config-dir (simulators, load tests)
 
 Options:
   -c, --config FILE    JSON config file (environment variables override single keys,
                        see docs/configuration.md); GP_AGENT_CONFIG also names it
+      --config-dir DIR fleet: the directory of per-meter config directories
       --json           status: print JSON
   -h, --help           this help
   -v, --version        the version
@@ -49,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const [command = 'run', ...rest] = positionals;
+  if (command === 'fleet') {
+    if (!values['config-dir']) return usageError(PROGRAM, 'fleet needs --config-dir');
+    return fleet(values['config-dir']);
+  }
   const configFile = values.config ?? process.env.GP_AGENT_CONFIG;
   const config = loadAgentConfig(configFile);
 
@@ -92,6 +100,7 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       config: { type: 'string', short: 'c' },
+      'config-dir': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -109,6 +118,20 @@ async function run(config: ReturnType<typeof loadAgentConfig>): Promise<number> 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return agent.exited;
+}
+
+async function fleet(configDir: string): Promise<number> {
+  const configs = findFleetConfigs(configDir);
+  if (configs.length === 0) return usageError(PROGRAM, `no */config.json below ${configDir}`);
+  const logger = createRootLogger({ name: PROGRAM, level: process.env.LOG_LEVEL ?? 'info' });
+  const running = await startFleet(configs, logger);
+  const onSignal = (signal: string) => {
+    logger.info({ signal }, 'shutting down the fleet');
+    void running.stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return running.exited;
 }
 
 function formatStatus(report: unknown): string {

@@ -10,7 +10,7 @@ import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-mana
 import { type AgentConfig, serviceJidOf } from './config.js';
 import type { ControlRequest } from './control/control-protocol.js';
 import { startControlServer } from './control/control-server.js';
-import { isSimulationInjection } from './meter/injections.js';
+import { isSimulationInjection, SIMULATION_INJECTIONS } from './meter/injections.js';
 import { createSimulatedMeter } from './meter/simulated-meter.js';
 import { type AgentModes, deriveState } from './presence/derive-state.js';
 import { createPresenceTracker, toRfc3339 } from './presence/presence-tracker.js';
@@ -147,22 +147,30 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
           condition: meter.condition(),
           registers: meter.readRegisters(),
         };
-      case 'inject':
+      case 'inject': {
         if (!isSimulationInjection(request.name)) {
-          throw new Error(`unknown injection '${request.name}'`);
+          throw new Error(
+            `unknown injection '${request.name}'; known: ${SIMULATION_INJECTIONS.join(', ')}`,
+          );
         }
+        const atMs = preciseNow();
         meter.inject(request.name);
-        return { status: tracker.status };
-      case 'maintenance':
+        return { status: tracker.status, atMs };
+      }
+      case 'maintenance': {
+        const atMs = preciseNow();
         modes.maintenance = request.enable ? { note: request.note ?? '' } : null;
         reevaluate();
-        return { status: tracker.status };
-      case 'activity':
+        return { status: tracker.status, atMs };
+      }
+      case 'activity': {
+        const atMs = preciseNow();
         modes.activity = request.code
           ? { code: request.code, text: request.text ?? request.code }
           : null;
         reevaluate();
-        return { status: tracker.status };
+        return { status: tracker.status, atMs };
+      }
     }
   }
 
@@ -195,6 +203,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     'agent started',
   );
   return { stop: () => shutdown(EXIT.OK, true), exited };
+}
+
+/** Wall-clock ms with sub-ms precision, comparable across processes (latency measurement). */
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function readCa(file: string): string {

@@ -6,6 +6,7 @@ import type { ServiceConfig } from '../../presence-service/config.js';
 import { openDatabase } from '../../presence-service/store/database.js';
 import { createMeterRegistry } from '../../presence-service/store/meter-registry.js';
 import { type LivenessSettings, type RunningProsody, startProsody } from '../harness/index.js';
+import { findFreePorts } from '../harness/ports.js';
 import type { Logger } from '../log.js';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
 import { programPath } from './programs.js';
@@ -45,6 +46,8 @@ export interface Stack {
   /** The description written to <dataDir>/stack.json for people and programs. */
   readonly description: StackDescription;
   startAgent(meterId: string): NodeProcess;
+  /** Runs every meter of the stack in one `meter-agent fleet` process. */
+  startFleet(): NodeProcess;
   startService(): Promise<NodeProcess>;
   stop(): Promise<void>;
 }
@@ -124,7 +127,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         reconnect: { backoffBaseMs: 200, backoffMaxMs: 5_000 },
       },
       database: { path: join(dataDir, 'presence.db') },
-      http: { host: '127.0.0.1', port: options.ports?.api ?? 0 },
+      // A known port (not 0) so that the API's address does not depend on reading a log line.
+      http: { host: '127.0.0.1', port: options.ports?.api ?? (await findFreePorts(1))[0] ?? 0 },
       provisioning: { kind: 'prosodyctl', prosodyConfig: prosody.configFile },
       recovery: { queryConcurrency: 64, queryTimeoutMs: 10_000 },
       log: { level: (options.serviceLogLevel ?? 'info') as ServiceConfig['log']['level'] },
@@ -160,28 +164,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       writePrivateJson(c.configFile, agentConfig);
     }
 
-    const launchService = async (): Promise<{ process: NodeProcess; apiUrl: string }> => {
+    const apiUrl = `http://${serviceConfig.http.host}:${serviceConfig.http.port}`;
+    const launchService = async (): Promise<NodeProcess> => {
       const child = startNodeProcess({
         script: programPath('presence-service'),
         args: ['run', '--config', serviceConfigFile],
         logFile: join(dataDir, 'logs', 'presence-service.log'),
       });
-      const apiUrl = await apiUrlFromLog(child, 15_000);
-      return { process: child, apiUrl };
+      await waitForHttpOk(`${apiUrl}/healthz`, 15_000, () => {
+        if (!child.running) throw new Error(`the presence service exited; see ${child.logFile}`);
+      });
+      return child;
     };
     logger.info('starting the presence service');
     const first = await launchService();
-    let apiUrl = first.apiUrl;
+    let fleet: NodeProcess | undefined;
 
     const stack: Stack = {
       prosody,
-      get apiUrl() {
-        return apiUrl;
-      },
+      apiUrl,
       serviceConfigFile,
       operator,
       agents,
-      service: first.process,
+      service: first,
       description: {
         xmpp: {
           host: prosody.host,
@@ -215,21 +220,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         });
         return handle.process;
       },
+      startFleet() {
+        fleet = startNodeProcess({
+          script: programPath('meter-agent'),
+          args: ['fleet', '--config-dir', join(dataDir, 'agents')],
+          logFile: join(dataDir, 'logs', 'fleet.log'),
+          env: { LOG_LEVEL: options.agentConfig?.log?.level ?? 'info' },
+        });
+        return fleet;
+      },
       async startService() {
-        const next = await launchService();
-        stack.service = next.process;
-        apiUrl = next.apiUrl;
-        return next.process;
+        stack.service = await launchService();
+        return stack.service;
       },
       async stop() {
-        await Promise.all(
-          [...agents.values()].map((a) => (a.process?.running ? a.process.stop() : undefined)),
-        );
+        await Promise.all([
+          ...[...agents.values()].map((a) => (a.process?.running ? a.process.stop() : undefined)),
+          fleet?.running ? fleet.stop() : undefined,
+        ]);
         if (stack.service.running) await stack.service.stop();
         await prosody.stop();
       },
     };
-    await waitForHttpOk(`${apiUrl}/healthz`, 15_000);
     writePrivateJson(join(dataDir, 'stack.json'), stack.description);
     return stack;
   } catch (error) {
@@ -248,28 +260,6 @@ function registerMeters(databasePath: string, domain: string, meterIds: string[]
   } finally {
     db.close();
   }
-}
-
-/** The service logs where it listens; with port 0 that is the only way to know. */
-async function apiUrlFromLog(child: NodeProcess, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!child.running) {
-      throw new Error(`the presence service exited early; see ${child.logFile}`);
-    }
-    if (existsSync(child.logFile)) {
-      // The log is appended to across restarts: only this process's line counts.
-      const line = readFileSync(child.logFile, 'utf8')
-        .split('\n')
-        .find((l) => l.includes(`"pid":${child.pid},`) && l.includes('"apiUrl"'));
-      const match = line ? /"apiUrl":"(http:\/\/[^"]+)"/.exec(line) : null;
-      if (match?.[1]) return match[1];
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(
-    `the presence service did not start within ${timeoutMs} ms; see ${child.logFile}`,
-  );
 }
 
 function readOrCreateSecret<T>(file: string, create: () => T): T {

@@ -20,11 +20,21 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
 }
 
-export function waitForHttpOk(url: string, timeoutMs: number): Promise<true> {
-  return waitFor(
-    `${url} to answer 200`,
-    async () => (await fetch(url)).ok || undefined,
-    timeoutMs,
-    100,
-  );
+/** Waits for a 200 from `url`; `check` may throw to give up early (e.g. the server exited). */
+export async function waitForHttpOk(
+  url: string,
+  timeoutMs: number,
+  check: () => void = () => {},
+): Promise<true> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    check();
+    try {
+      if ((await fetch(url)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${url} to answer 200`);
 }

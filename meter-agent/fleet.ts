@@ -1,0 +1,54 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../src/log.js';
+import { boundedMap } from '../src/util/bounded-map.js';
+import { type AgentConfig, loadAgentConfig } from './config.js';
+import { type RunningAgent, startAgent } from './main.js';
+
+// Fleet mode: one process runs many meters, each its own XMPP session, meter model and state,
+// through exactly the code path of a single agent (startAgent), sharing one event loop.
+
+export interface RunningFleet {
+  readonly size: number;
+  stop(): Promise<void>;
+  /** Resolves with the exit code: 0 once stopped, else the first agent's fatal code. */
+  readonly exited: Promise<number>;
+}
+
+/** Every `<dir>/<meter>/config.json` below `configDir`, as the stack lays them out. */
+export function findFleetConfigs(configDir: string): string[] {
+  return readdirSync(configDir)
+    .map((entry) => join(configDir, entry, 'config.json'))
+    .filter((file) => statSync(file, { throwIfNoEntry: false })?.isFile())
+    .sort();
+}
+
+export async function startFleet(
+  configFiles: string[],
+  logger: Logger,
+  startConcurrency = 50,
+): Promise<RunningFleet> {
+  // Per-meter keys must not come from one shared environment, so none is read here.
+  const configs: AgentConfig[] = configFiles.map((file) => loadAgentConfig(file, {}));
+  const agents: RunningAgent[] = [];
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  await boundedMap(configs, startConcurrency, async (config) => {
+    const agent = await startAgent(config, logger.child({ meterId: config.meterId }));
+    agents.push(agent);
+    void agent.exited.then((code) => {
+      if (code !== 0) resolveExit(code);
+    });
+  });
+  logger.info({ meters: agents.length }, 'fleet started');
+  return {
+    size: agents.length,
+    async stop() {
+      await Promise.all(agents.map((agent) => agent.stop()));
+      resolveExit(0);
+    },
+    exited,
+  };
+}

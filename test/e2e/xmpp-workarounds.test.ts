@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import type { Element } from '@xmpp/xml';
+import xml from '@xmpp/xml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ensureProsodyInstalled,
+  type RunningProsody,
+  startProsody,
+} from '../../src/harness/index.js';
+import { silentLogger } from '../../src/log.js';
+import { waitFor } from '../../src/stack/wait.js';
+import { isClientAuthFailure } from '../../src/xmpp/auth-errors.js';
+import { createBackoff } from '../../src/xmpp/backoff.js';
+import {
+  type SupervisedEntity,
+  superviseConnection,
+} from '../../src/xmpp/connection-supervisor.js';
+import { createClient } from '../../src/xmpp/create-client.js';
+import { awaitStreamManagement } from '../../src/xmpp/workarounds/await-stream-management.js';
+
+// The stream-management race (XMPP-NOTES): xmpp.js says `online` before it sends <enable/>.
+// The supervisor must hold the first presence until <enabled/> has been processed.
+
+let prosody: RunningProsody;
+
+beforeAll(async () => {
+  await ensureProsodyInstalled();
+  prosody = await startProsody();
+  await prosody.createAccounts([{ username: 'mtr-sm', password: 'sm-password-1' }]);
+});
+
+afterAll(async () => {
+  await prosody?.stop();
+});
+
+async function firstPresenceOrder(withWorkaround: boolean): Promise<string[]> {
+  const xmpp = await createClient({
+    service: `xmpps://${prosody.host}:${prosody.directTlsPort}`,
+    domain: prosody.domain,
+    username: 'mtr-sm',
+    password: 'sm-password-1',
+    resource: 'agent',
+    caPem: readFileSync(prosody.caFile, 'utf8'),
+    logger: silentLogger(),
+  });
+  const order: string[] = [];
+  xmpp.on('send', (element: Element) => order.push(`sent ${element.name}`));
+  xmpp.on('element', (element: Element) => order.push(`received ${element.name}`));
+  const supervisor = superviseConnection({
+    entity: xmpp as unknown as SupervisedEntity,
+    backoff: createBackoff({ baseMs: 100, maxMs: 1000 }),
+    logger: silentLogger(),
+    isFatal: isClientAuthFailure,
+    ...(withWorkaround ? { whenReady: () => awaitStreamManagement(xmpp) } : {}),
+    hooks: {
+      onReady: () => xmpp.send(xml('presence')),
+      onFatal: () => {},
+    },
+  });
+  supervisor.start();
+  await waitFor('the first presence', () => order.includes('sent presence'), 10_000);
+  await supervisor.stop();
+  return order;
+}
+
+describe('workaround: first presence only after XEP-0198 <enabled/>', () => {
+  it('sends the presence after <enabled/> with the workaround', async () => {
+    const order = await firstPresenceOrder(true);
+    expect(order.indexOf('sent enable')).toBeGreaterThan(-1);
+    expect(order.indexOf('received enabled')).toBeLessThan(order.indexOf('sent presence'));
+  });
+
+  it('shows the race without it: xmpp.js is online before it even sends <enable/>', async () => {
+    const order = await firstPresenceOrder(false);
+    expect(order.indexOf('sent presence')).toBeLessThan(order.indexOf('sent enable'));
+  });
+});
