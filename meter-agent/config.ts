@@ -31,12 +31,13 @@ export const agentConfigSchema = z
     xmpp: z
       .object({
         host: z.string().min(1),
-        /** The server's direct-TLS (XEP-0368) c2s port. */
+        /**
+         * The server's direct-TLS (XEP-0368) client port. Meters use direct TLS only: it is
+         * the transport where xmpp.js lets us verify against a private CA per connection.
+         */
         port: z.coerce.number().int().min(1).max(65535).default(5223),
-        /** `direct-tls` verifies against caFile; `starttls` trusts the system store only. */
-        transport: z.enum(['direct-tls', 'starttls']).default('direct-tls'),
         password: z.string().min(1, 'the XMPP password must not be empty'),
-        /** PEM file of a private CA; the server certificate must name `domain`. */
+        /** PEM file of a private CA (else the system's CAs); the certificate must name `domain`. */
         caFile: z.string().optional(),
       })
       .strict(),

@@ -55,10 +55,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   });
 
   const xmpp = await createClient({
-    service:
-      config.xmpp.transport === 'direct-tls'
-        ? `xmpps://${config.xmpp.host}:${config.xmpp.port}`
-        : `xmpp://${config.xmpp.host}:${config.xmpp.port}`,
+    service: `xmpps://${config.xmpp.host}:${config.xmpp.port}`,
     domain: config.domain,
     username: config.meterId,
     password: config.xmpp.password,

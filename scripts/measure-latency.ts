@@ -56,7 +56,7 @@ async function main(): Promise<number> {
     logger: silentLogger(),
     serviceLogLevel: 'warn',
     agentConfig: {
-      meter: { driver: 'simulated', seed: 1, eventRatePerHour: 0, nominalVoltageV: 230 },
+      meter: { eventRatePerHour: 0 },
       log: { level: 'warn' },
     },
   });

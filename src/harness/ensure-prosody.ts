@@ -48,7 +48,7 @@ async function aptInstall(logger: Logger): Promise<void> {
   ];
   for (const [file, args] of steps) {
     const command = `${file} ${args.join(' ')}`;
-    logger.info({ command }, 'prosody is missing: installing it');
+    logger.warn({ command }, 'prosody is missing: installing it');
     const result = await runCommand(file, args, { env, timeoutMs: 600_000 }).catch(
       (cause: unknown) => {
         throw new GridpresenceError(ERROR_CODES.PROSODY_MISSING, `cannot run ${file}`, {
@@ -63,7 +63,7 @@ async function aptInstall(logger: Logger): Promise<void> {
       });
     }
   }
-  logger.info('prosody installed');
+  logger.warn('prosody installed');
 }
 
 /** `docker info` exits 0 only when a Docker engine answers, not merely when the CLI exists. */

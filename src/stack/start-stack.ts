@@ -24,7 +24,11 @@ export interface StackOptions {
   ports?: { c2s?: number; directTls?: number; component?: number; http?: number; api?: number };
   liveness?: LivenessSettings;
   /** Overrides for every agent's config (e.g. no random events in tests). */
-  agentConfig?: Partial<Pick<AgentConfig, 'meter' | 'reconnect' | 'log'>>;
+  agentConfig?: {
+    meter?: Partial<Omit<AgentConfig['meter'], 'seed'>>;
+    reconnect?: Partial<AgentConfig['reconnect']>;
+    log?: Partial<AgentConfig['log']>;
+  };
   serviceLogLevel?: string;
   logger: Logger;
 }
@@ -92,7 +96,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       http: options.ports?.http,
     },
     liveness: options.liveness,
-    logger: logger.child({ module: 'prosody' }),
+    logger,
   });
   try {
     const operator = readOrCreateSecret(join(dataDir, 'operator.json'), () => ({
@@ -144,7 +148,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         xmpp: {
           host: prosody.host,
           port: prosody.directTlsPort,
-          transport: 'direct-tls',
           password: c.password,
           caFile: prosody.caFile,
         },
@@ -153,10 +156,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         reconnect: { backoffBaseMs: 500, backoffMaxMs: 10_000, ...options.agentConfig?.reconnect },
         meter: {
           driver: 'simulated',
-          seed: index + 1,
           eventRatePerHour: 2,
           nominalVoltageV: 230,
           ...options.agentConfig?.meter,
+          // each meter its own random source, the same one every run
+          seed: index + 1,
         },
         log: { level: 'info', ...options.agentConfig?.log },
       };
@@ -171,9 +175,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         args: ['run', '--config', serviceConfigFile],
         logFile: join(dataDir, 'logs', 'presence-service.log'),
       });
-      await waitForHttpOk(`${apiUrl}/healthz`, 15_000, () => {
-        if (!child.running) throw new Error(`the presence service exited; see ${child.logFile}`);
-      });
+      try {
+        await waitForHttpOk(`${apiUrl}/healthz`, 15_000, () => {
+          if (!child.running) throw new Error(`the presence service exited; see ${child.logFile}`);
+        });
+      } catch (error) {
+        await child.stop('SIGKILL');
+        throw error;
+      }
       return child;
     };
     logger.info('starting the presence service');

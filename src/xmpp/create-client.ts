@@ -39,7 +39,12 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   });
   // We reconnect ourselves with jittered exponential backoff (src/xmpp/backoff.ts).
   xmpp.reconnect.stop();
-  if (options.service.startsWith('xmpps:')) trustForThisConnection(xmpp, options);
+  if (options.service.startsWith('xmpps:')) {
+    trustForThisConnection(xmpp, options);
+  } else if (options.caPem) {
+    // STARTTLS upgrades inside xmpp.js with no way to pass a CA: refuse rather than ignore it.
+    throw new Error('a private CA needs direct TLS (an xmpps:// service)');
+  }
   // Nagle's algorithm put the p99 of a presence at 43 ms on loopback; 1.5 ms without it
   // (XMPP-NOTES "Latency").
   xmpp.on('connect', () => {

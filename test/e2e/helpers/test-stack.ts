@@ -14,7 +14,7 @@ export async function startTestStack(meterCount: number): Promise<Stack> {
     meterCount,
     logger: silentLogger(),
     agentConfig: {
-      meter: { driver: 'simulated', seed: 1, eventRatePerHour: 0, nominalVoltageV: 230 },
+      meter: { eventRatePerHour: 0 },
       reconnect: { backoffBaseMs: 200, backoffMaxMs: 2_000 },
     },
   });
