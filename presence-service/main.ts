@@ -11,6 +11,7 @@ import { createMeterRegistry } from './store/meter-registry.js';
 import { createPresenceStore } from './store/presence-store.js';
 import { watchForeignCommits } from './store/registry-watch.js';
 import { createComponentConnection } from './xmpp/component-connection.js';
+import { answerComponentQueries } from './xmpp/component-info.js';
 import { handleMeterPresence } from './xmpp/presence-handler.js';
 import { createStatusQuerier } from './xmpp/status-querier.js';
 import { createSubscriptionManager } from './xmpp/subscription-manager.js';
@@ -89,6 +90,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     logger: log('subscriptions'),
   });
   handleMeterPresence({ xmpp, domain: config.domain, isMeter, recorder, logger: log('presence') });
+  answerComponentQueries(xmpp);
 
   // Meters added by `presence-service meters add|import` (another process) get subscribed.
   const stopWatching = watchForeignCommits(db, () => {

@@ -11,8 +11,6 @@ import { meterBareJid, splitJid } from '../../src/protocol/meter-id.js';
 export interface SubscriptionManager {
   /** Sends a subscription request to every meter that has not approved one yet. */
   subscribePending(): Promise<number>;
-  /** Tells the server we no longer want a meter's presence (meter removed). */
-  unsubscribe(meterId: string): Promise<void>;
 }
 
 export function createSubscriptionManager(deps: {
@@ -64,15 +62,6 @@ export function createSubscriptionManager(deps: {
       }
       if (pending.length > 0) logger.info({ count: pending.length }, 'subscription requests sent');
       return pending.length;
-    },
-    async unsubscribe(meterId) {
-      await xmpp.send(
-        xml('presence', {
-          from: componentJid,
-          to: meterBareJid(meterId, domain),
-          type: 'unsubscribe',
-        }),
-      );
     },
   };
 }

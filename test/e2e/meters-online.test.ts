@@ -153,6 +153,20 @@ describe('a service restart', () => {
   });
 });
 
+describe('the service as an XMPP entity', () => {
+  it('answers XEP-0199 ping and XEP-0030 disco#info', async () => {
+    const to = stack.prosody.componentJid;
+    await operator.xmpp.iqCaller.get(xml('ping', { xmlns: 'urn:xmpp:ping' }), to);
+    const info = await operator.xmpp.iqCaller.get(
+      xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }),
+      to,
+    );
+    const features = info.getChildren('feature').map((f) => f.attrs.var);
+    expect(features).toContain(NS_METER);
+    expect(info.getChild('identity')?.attrs.category).toBe('component');
+  });
+});
+
 describe('security and bad input', () => {
   it('refuses a stranger’s subscription', async () => {
     await stack.prosody.createAccounts([{ username: 'stranger', password: 'stranger-pass-1' }]);
