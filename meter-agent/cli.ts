@@ -36,6 +36,9 @@ Options:
 Exit codes: 0 ok, 1 failure, 2 bad config or usage, 3 login refused, 4 agent not running.
 `;
 
+/** The commands that act on one agent, named by its config. */
+const CONFIG_COMMANDS = ['run', 'status', 'simulate', 'maintenance'];
+
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -56,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'fleet') {
     if (!values['config-dir']) return usageError(PROGRAM, 'fleet needs --config-dir');
     return fleet(values['config-dir']);
+  }
+  // Before the config: a mistyped command must be named, not reported as a missing config key.
+  if (!CONFIG_COMMANDS.includes(command)) {
+    return usageError(PROGRAM, `unknown command '${command}'`);
   }
   const configFile = values.config ?? process.env.GP_AGENT_CONFIG;
   const config = loadAgentConfig(configFile);

@@ -102,10 +102,16 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       async onReady(resumed) {
         announcer.setReady(true);
         log('connection').info({ jid: xmpp.jid?.toString(), resumed }, 'online');
-        // After a resumption the server still holds our last presence; announce only news.
-        if (!resumed || announcer.lastSentSeq !== tracker.status.seq) {
-          await announcer.announce(tracker.status);
+        if (resumed) {
+          // XEP-0198 resumption: the server still holds our last presence; announce only news.
+          if (announcer.lastSentSeq !== tracker.status.seq)
+            await announcer.announce(tracker.status);
+          return;
         }
+        // A new session after a lost one: the meter was decoupled in between, so its current
+        // state begins again now (new seq and since). A status never announced keeps its seq.
+        if (announcer.lastSentSeq === tracker.status.seq) tracker.renew();
+        await announcer.announce(tracker.status);
       },
       onDisconnected() {
         announcer.setReady(false);

@@ -9,6 +9,11 @@ export interface PresenceTracker {
   readonly status: MeterStatus;
   /** Applies a state; returns the new status if it changed, else null. */
   apply(state: MeterState, reason?: MeterReason): MeterStatus | null;
+  /**
+   * The same state begins again (a new XMPP session after being decoupled): a new seq and
+   * `since`, so the service can tell a reconnection from a repeat.
+   */
+  renew(): MeterStatus;
 }
 
 export function createPresenceTracker(deps: {
@@ -33,6 +38,10 @@ export function createPresenceTracker(deps: {
     apply(state, reason) {
       if (state === status.state && sameReason(reason, status.reason)) return null;
       status = make(state, reason);
+      return status;
+    },
+    renew() {
+      status = make(status.state, status.reason);
       return status;
     },
   };

@@ -35,6 +35,8 @@ describe('presence tracker and seq store (PROTOCOL §1 seq)', () => {
       initial: { state: 'available' },
     });
     expect(afterRestart.status.seq).toBe(4);
+    // a new session: the same state begins again
+    expect(afterRestart.renew()).toMatchObject({ state: 'available', seq: 5 });
   });
 
   it('refuses a corrupt seq file instead of silently restarting at 1', () => {
