@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { reportCliError, usageError } from '../src/cli/report-error.js';
+import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-error.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
 import { loadAgentConfig } from './config.js';
@@ -164,6 +164,6 @@ function formatStatus(report: unknown): string {
 
 // Exit explicitly: a library timer left behind must not keep a stopped agent alive.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => process.exit(reportCliError(PROGRAM, error)),
+  (code) => exitWhenFlushed(code),
+  (error: unknown) => exitWhenFlushed(reportCliError(PROGRAM, error)),
 );

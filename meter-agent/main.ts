@@ -16,6 +16,7 @@ import { type AgentModes, deriveState } from './presence/derive-state.js';
 import { createPresenceTracker, toRfc3339 } from './presence/presence-tracker.js';
 import { openSeqStore } from './presence/seq-store.js';
 import { createAcl } from './security/acl.js';
+import { hideFromStrangers } from './security/iq-privacy.js';
 import { answerDiscoInfo } from './xmpp/disco-handler.js';
 import { createPresenceAnnouncer } from './xmpp/presence-announcer.js';
 import { answerStatusQueries } from './xmpp/status-query-handler.js';
@@ -79,6 +80,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   meter.onCondition(reevaluate);
   meter.onEvent((event) => log('meter').info({ event }, 'meter event'));
 
+  hideFromStrangers({ xmpp, acl, domain: config.domain, logger: log('security') });
   handleSubscriptionRequests({ xmpp, acl, logger: log('subscriptions') });
   answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
   answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind });

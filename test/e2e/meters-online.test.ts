@@ -1,4 +1,4 @@
-import xml from '@xmpp/xml';
+import xml, { type Element } from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../meter-agent/control/control-client.js';
 import { NS_METER, stateFromShow } from '../../src/protocol/index.js';
@@ -161,7 +161,7 @@ describe('the service as an XMPP entity', () => {
       xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }),
       to,
     );
-    const features = info.getChildren('feature').map((f) => f.attrs.var);
+    const features = info.getChildren('feature').map((f: Element) => f.attrs.var);
     expect(features).toContain(NS_METER);
     expect(info.getChild('identity')?.attrs.category).toBe('component');
   });
