@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { reportCliError, usageError } from '../src/cli/report-error.js';
+import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-error.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
 import { type MetersCommandDeps, runMetersCommand } from './cli/meters-command.js';
@@ -116,10 +116,6 @@ function lazyProvisioner(config: ServiceConfig): AccountProvisioner {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exit(code);
-  },
-  (error: unknown) => {
-    process.exit(reportCliError(PROGRAM, error));
-  },
+  (code) => exitWhenFlushed(code),
+  (error: unknown) => exitWhenFlushed(reportCliError(PROGRAM, error)),
 );

@@ -27,3 +27,19 @@ export function usageError(program: string, message: string): number {
   process.stderr.write(`${program}: ${message}\n  → see '${program} --help'\n`);
   return EXIT.CONFIG;
 }
+
+/**
+ * Ends the process with `code` once stdout and stderr are flushed. Node writes to pipes
+ * asynchronously, and process.exit() drops what is still queued: `meters list --json | jq` got
+ * JSON cut off at 64 KiB. Exiting explicitly still matters: a library timer left behind must not
+ * keep a finished command alive.
+ */
+export function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
