@@ -124,7 +124,10 @@ async function run(config: ReturnType<typeof loadAgentConfig>): Promise<number> 
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  return agent.exited;
+  const code = await agent.exited;
+  // The log line is for journald; a person at a terminal gets it in plain words too.
+  if (agent.failure) reportCliError(PROGRAM, agent.failure);
+  return code;
 }
 
 async function fleet(configDir: string): Promise<number> {

@@ -30,6 +30,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Resolves with the process exit code once the agent has ended (stop or fatal error). */
   readonly exited: Promise<number>;
+  /** Why the agent ended on its own, if it did (e.g. the login was refused). */
+  readonly failure: GridpresenceError | undefined;
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
@@ -85,6 +87,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
   answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind });
 
+  let fatalFailure: GridpresenceError | undefined;
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
@@ -126,6 +129,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
           { hint: 'check xmpp.password (or GP_XMPP_PASSWORD) and that the account exists' },
         );
         logger.fatal({ code: failure.code, hint: failure.hint }, failure.message);
+        fatalFailure = failure;
         void shutdown(EXIT.AUTH, false);
       },
     },
@@ -207,7 +211,13 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     },
     'agent started',
   );
-  return { stop: () => shutdown(EXIT.OK, true), exited };
+  return {
+    stop: () => shutdown(EXIT.OK, true),
+    exited,
+    get failure() {
+      return fatalFailure;
+    },
+  };
 }
 
 /** Wall-clock ms with sub-ms precision, comparable across processes (latency measurement). */

@@ -65,7 +65,10 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  return service.exited;
+  const code = await service.exited;
+  // The log line is for journald; a person at a terminal gets it in plain words too.
+  if (service.failure) reportCliError(PROGRAM, service.failure);
+  return code;
 }
 
 /** `meters …`: the config comes from --config before or after the sub-command. */

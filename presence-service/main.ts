@@ -25,6 +25,8 @@ export interface RunningService {
   stop(): Promise<void>;
   /** Resolves with the process exit code once the service has ended. */
   readonly exited: Promise<number>;
+  /** Why the service ended on its own, if it did (e.g. the component secret was refused). */
+  readonly failure: GridpresenceError | undefined;
 }
 
 export async function startService(config: ServiceConfig, logger: Logger): Promise<RunningService> {
@@ -37,6 +39,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   const recorder = createPresenceRecorder({ store, bus, logger: log('recorder') });
   const isMeter = (meterId: string) => registry.get(meterId) !== undefined;
 
+  let fatalFailure: GridpresenceError | undefined;
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
@@ -75,6 +78,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
         },
       );
       logger.fatal({ code: failure.code, hint: failure.hint }, failure.message);
+      fatalFailure = failure;
       void shutdown(EXIT.AUTH);
     },
   });
@@ -129,5 +133,12 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     { apiUrl, component: componentJid, meters: registry.count() },
     'service started',
   );
-  return { apiUrl, stop: () => shutdown(EXIT.OK), exited };
+  return {
+    apiUrl,
+    stop: () => shutdown(EXIT.OK),
+    exited,
+    get failure() {
+      return fatalFailure;
+    },
+  };
 }

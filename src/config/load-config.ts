@@ -42,7 +42,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, source: ConfigSource)
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const key = issue?.path.join('.') || '(root)';
+    // An unknown key is reported by zod on its parent object: name the key itself.
+    const unknown = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+    const key = [...(issue?.path ?? []), ...(unknown ? [unknown] : [])].join('.') || '(root)';
     throw new GridpresenceError(
       ERROR_CODES.CONFIG_INVALID,
       `config key '${key}': ${issue?.message ?? 'invalid'}`,

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureProsodyInstalled } from '../../../src/harness/index.js';
@@ -9,7 +9,7 @@ import { type Stack, startStack } from '../../../src/stack/start-stack.js';
 export async function startTestStack(meterCount: number): Promise<Stack> {
   await ensureProsodyInstalled();
   const dataDir = mkdtempSync(join(tmpdir(), 'gp-e2e-'));
-  return startStack({
+  const stack = await startStack({
     dataDir,
     meterCount,
     logger: silentLogger(),
@@ -18,4 +18,11 @@ export async function startTestStack(meterCount: number): Promise<Stack> {
       reconnect: { backoffBaseMs: 200, backoffMaxMs: 2_000 },
     },
   });
+  const stop = stack.stop.bind(stack);
+  stack.stop = async () => {
+    await stop();
+    // GP_KEEP_TEST_DIRS=1 keeps the logs and databases for a post-mortem.
+    if (!process.env.GP_KEEP_TEST_DIRS) rmSync(dataDir, { recursive: true, force: true });
+  };
+  return stack;
 }
