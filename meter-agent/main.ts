@@ -7,16 +7,20 @@ import { createBackoff } from '../src/xmpp/backoff.js';
 import { type SupervisedEntity, superviseConnection } from '../src/xmpp/connection-supervisor.js';
 import { createClient } from '../src/xmpp/create-client.js';
 import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
+import { installCommands } from './commands/install-commands.js';
 import { type AgentConfig, serviceJidOf } from './config.js';
 import type { ControlRequest } from './control/control-protocol.js';
 import { startControlServer } from './control/control-server.js';
 import { isSimulationInjection, SIMULATION_INJECTIONS } from './meter/injections.js';
 import { createSimulatedMeter } from './meter/simulated-meter.js';
-import { type AgentModes, deriveState } from './presence/derive-state.js';
+import { deriveState } from './presence/derive-state.js';
+import { createModeController } from './presence/mode-controller.js';
 import { createPresenceTracker, toRfc3339 } from './presence/presence-tracker.js';
 import { openSeqStore } from './presence/seq-store.js';
 import { createAcl } from './security/acl.js';
+import { openAuditTrail } from './security/audit-trail.js';
 import { hideFromStrangers } from './security/iq-privacy.js';
+import { startTelemetry } from './telemetry/start-telemetry.js';
 import { answerDiscoInfo } from './xmpp/disco-handler.js';
 import { createPresenceAnnouncer } from './xmpp/presence-announcer.js';
 import { answerStatusQueries } from './xmpp/status-query-handler.js';
@@ -48,8 +52,16 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     eventRatePerHour: config.meter.eventRatePerHour,
     nominalVoltageV: config.meter.nominalVoltageV,
   });
-  const modes: AgentModes = { maintenance: null, activity: null, loadLimit: null };
-  const initial = deriveState(meter.condition(), modes);
+  const modeController = createModeController({
+    dataDir: config.dataDir,
+    now: () => new Date(),
+    logger: log('modes'),
+    onChange: () => reevaluate(),
+    applyLoadLimit: (limitKw) => {
+      if (meter.supportsLoadLimit) meter.setLoadLimit(limitKw);
+    },
+  });
+  const initial = deriveState(meter.condition(), modeController.modes);
   const tracker = createPresenceTracker({
     seqStore: openSeqStore(config.dataDir),
     kind: config.kind,
@@ -70,7 +82,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
 
   // PROTOCOL §1: announce the moment the cause happens, not at the next tick.
   const reevaluate = () => {
-    const derived = deriveState(meter.condition(), modes);
+    const derived = deriveState(meter.condition(), modeController.modes);
     const changed = tracker.apply(derived.state, derived.reason);
     if (!changed) return;
     log('presence').info(
@@ -84,6 +96,31 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
 
   hideFromStrangers({ xmpp, acl, domain: config.domain, logger: log('security') });
   handleSubscriptionRequests({ xmpp, acl, logger: log('subscriptions') });
+  const telemetry = startTelemetry({
+    xmpp,
+    meter,
+    meterId: config.meterId,
+    serviceJid,
+    dataDir: config.dataDir,
+    logger: log('telemetry'),
+  });
+  const auditTrail = openAuditTrail({ dataDir: config.dataDir, logger: log('audit') });
+  const commands = installCommands({
+    xmpp,
+    acl,
+    meter,
+    modes: modeController,
+    reporting: telemetry.reporting,
+    // PROTOCOL §2: kept on the meter and reported to the service.
+    audit: {
+      record(entry) {
+        auditTrail.record(entry);
+        telemetry.sendAudit(entry);
+      },
+    },
+    logger: log('commands'),
+    now: () => new Date(),
+  });
   answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
   answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind });
 
@@ -106,6 +143,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     hooks: {
       async onReady(resumed) {
         announcer.setReady(true);
+        telemetry.setReady(true);
         log('connection').info({ jid: xmpp.jid?.toString(), resumed }, 'online');
         if (resumed) {
           // XEP-0198 resumption: the server still holds our last presence; announce only news.
@@ -120,6 +158,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       },
       onDisconnected() {
         announcer.setReady(false);
+        telemetry.setReady(false);
         log('connection').warn('connection lost');
       },
       onFatal(error) {
@@ -168,16 +207,14 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       }
       case 'maintenance': {
         const atMs = preciseNow();
-        modes.maintenance = request.enable ? { note: request.note ?? '' } : null;
-        reevaluate();
+        modeController.setMaintenance(request.enable ? (request.note ?? '') : null);
         return { status: tracker.status, atMs };
       }
       case 'activity': {
         const atMs = preciseNow();
-        modes.activity = request.code
-          ? { code: request.code, text: request.text ?? request.code }
-          : null;
-        reevaluate();
+        modeController.setActivity(
+          request.code ? { code: request.code, text: request.text ?? request.code } : null,
+        );
         return { status: tracker.status, atMs };
       }
     }
@@ -192,9 +229,13 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         if (last) await announcer.announce(last);
       }
       announcer.setReady(false);
+      commands.stop();
+      modeController.stop();
       meter.stop();
+      await telemetry.stop();
       await supervisor.stop();
       await control.close();
+      auditTrail.close();
       log('agent').info({ code }, 'stopped');
       resolveExit(code);
     })();

@@ -34,6 +34,11 @@ export interface SupplyState {
   energised: boolean;
   /** False when the service relay is open or locked out: no current to the premises. */
   connected: boolean;
+  /**
+   * A load limit in force (PROTOCOL §4 load-limit), kW, or null. The premises' controllable
+   * load is curtailed so the import stays at or under it, as a load-limiting meter enforces.
+   */
+  loadLimitKw?: number | null;
 }
 
 /** What the registers show: the sample after the supply and the relay have had their say. */
@@ -174,15 +179,17 @@ export function measure(sample: ElectricalSample, supply: SupplyState): Measurem
     return { ...common, importKw: 0, exportKw: 0, currentsA: zeros, powerFactor: 1 };
   }
   const phaseCount = sample.phaseShares.length;
+  const limit = supply.loadLimitKw ?? null;
+  const loadKw = limit === null ? sample.loadKw : Math.min(sample.loadKw, limit + sample.pvKw);
   // The PV inverter feeds every phase evenly; the load sits on the phases unevenly.
   const currentsA = [0, 1, 2].map((i) => {
     const share = sample.phaseShares[i];
     const volts = voltagesV[i] ?? 0;
     if (share === undefined || volts <= 0) return 0;
-    const netKw = sample.loadKw * share - sample.pvKw / phaseCount;
+    const netKw = loadKw * share - sample.pvKw / phaseCount;
     return (Math.abs(netKw) * 1000) / (volts * sample.powerFactor);
   }) as [number, number, number];
-  const netKw = sample.loadKw - sample.pvKw;
+  const netKw = loadKw - sample.pvKw;
   return {
     ...common,
     importKw: Math.max(0, netKw),

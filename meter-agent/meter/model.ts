@@ -65,6 +65,9 @@ export interface MeterModel {
   condition(): MeterCondition;
   /** Throws MeterControlError ('relay-lockout' | 'not-supported'). */
   setRelay(action: 'open' | 'close'): void;
+  readonly supportsLoadLimit: boolean;
+  /** Caps the import at `limitKw` (null: no limit). Throws MeterControlError('not-supported'). */
+  setLoadLimit(limitKw: number | null): void;
   /** Returns the unsubscribe function. */
   onEvent(listener: (event: MeterEvent) => void): () => void;
   /** Fired synchronously, once, whenever condition() changes. Returns the unsubscribe function. */

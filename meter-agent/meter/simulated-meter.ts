@@ -233,6 +233,10 @@ export function createSimulatedMeter(options: SimulatedMeterOptions): SimulatedM
 
     condition: () => conditions.get(),
 
+    supportsLoadLimit: true,
+    setLoadLimit(limitKw) {
+      metrology.setState(clock.now(), { loadLimitKw: limitKw });
+    },
     setRelay(action) {
       requireRelay();
       if (conditions.get().relay === 'lockout') {

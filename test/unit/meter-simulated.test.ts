@@ -491,3 +491,36 @@ describe('lifecycle', () => {
     expect(meter.condition().relay).toBe('closed');
   });
 });
+
+describe('load limit (PROTOCOL §4 load-limit)', () => {
+  it('keeps the import at or under the limit, and lifts it when cleared', () => {
+    const clock = createManualClock(MIDNIGHT + 19 * HOUR); // evening peak
+    const meter = createSimulatedMeter({ meterId: 'm1', seed: 3, clock, eventRatePerHour: 0, pvPeakKw: 0 });
+    meter.start();
+    const unlimited: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      clock.advance(MINUTE);
+      unlimited.push(value(meter, OBIS.powerImport));
+    }
+    const peak = Math.max(...unlimited);
+    const limit = Math.round((peak / 2) * 1000) / 1000;
+    meter.setLoadLimit(limit);
+    const energyBefore = value(meter, OBIS.energyImport);
+    for (let i = 0; i < 30; i++) {
+      clock.advance(MINUTE);
+      expect(value(meter, OBIS.powerImport)).toBeLessThanOrEqual(limit);
+    }
+    // energy still grows, at most at the limit's rate (30 min at ≤ limit kW)
+    const used = value(meter, OBIS.energyImport) - energyBefore;
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThanOrEqual(limit * 0.5 + 0.001);
+    meter.setLoadLimit(null);
+    const after: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      clock.advance(MINUTE);
+      after.push(value(meter, OBIS.powerImport));
+    }
+    expect(Math.max(...after)).toBeGreaterThan(limit);
+    meter.stop();
+  });
+});
