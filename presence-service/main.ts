@@ -12,6 +12,7 @@ import { createPresenceStore } from './store/presence-store.js';
 import { watchForeignCommits } from './store/registry-watch.js';
 import { createComponentConnection } from './xmpp/component-connection.js';
 import { answerComponentQueries } from './xmpp/component-info.js';
+import { createComponentKeepAlive } from './xmpp/component-keepalive.js';
 import { handleMeterPresence } from './xmpp/presence-handler.js';
 import { createStatusQuerier } from './xmpp/status-querier.js';
 import { createSubscriptionManager } from './xmpp/subscription-manager.js';
@@ -45,6 +46,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     resolveExit = resolve;
   });
   let xmppState: 'online' | 'offline' | 'connecting' = 'connecting';
+  let recoveryGeneration = 0;
 
   const connection = await createComponentConnection({
     host: config.component.host,
@@ -56,7 +58,14 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     logger: log('component'),
     onOnline: async () => {
       xmppState = 'online';
-      await subscriptions.subscribePending();
+      keepAlive.start();
+      const generation = ++recoveryGeneration;
+      try {
+        await subscriptions.subscribePending();
+      } catch (error) {
+        // Retried on the next connect and on every registry change; recovery matters more.
+        log('subscriptions').warn({ err: (error as Error).message }, 'subscribing failed');
+      }
       await recoverCurrentStates({
         meterIds: registry.ids(),
         query: statusQuery,
@@ -64,10 +73,13 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
         concurrency: config.recovery.queryConcurrency,
         timeoutMs: config.recovery.queryTimeoutMs,
         logger: log('recovery'),
+        // A reconnect starts a new sweep; the old one stops asking.
+        cancelled: () => generation !== recoveryGeneration || xmppState !== 'online',
       });
     },
     onOffline: () => {
       xmppState = 'connecting';
+      keepAlive.stop();
     },
     onFatal: (error) => {
       const failure = new GridpresenceError(
@@ -83,6 +95,15 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     },
   });
   const { xmpp } = connection;
+  const keepAlive = createComponentKeepAlive({
+    xmpp,
+    componentJid,
+    domain: config.domain,
+    intervalMs: 30_000,
+    timeoutMs: 10_000,
+    logger: log('keepalive'),
+    onDead: (why) => connection.supervisor.forceReconnect(why),
+  });
   const statusQuery = createStatusQuerier({ xmpp, componentJid, domain: config.domain });
   const subscriptions = createSubscriptionManager({
     xmpp,
@@ -119,6 +140,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   function shutdown(code: number): Promise<void> {
     stopping ??= (async () => {
       stopWatching();
+      keepAlive.stop();
       await http.close();
       await connection.supervisor.stop();
       db.close();

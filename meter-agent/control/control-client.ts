@@ -28,7 +28,13 @@ export function controlRequest(
       if (newline === -1) return;
       clearTimeout(timer);
       socket.end();
-      const response = JSON.parse(buffered.slice(0, newline)) as ControlResponse;
+      let response: ControlResponse;
+      try {
+        response = JSON.parse(buffered.slice(0, newline)) as ControlResponse;
+      } catch {
+        reject(new Error(`the agent at ${path} sent an answer that is not JSON`));
+        return;
+      }
       if (response.ok) resolve(response.result);
       else reject(new Error(response.error));
     });

@@ -1,6 +1,7 @@
 import { chmodSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { ERROR_CODES, GridpresenceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import {
   CONTROL_SOCKET_NAME,
@@ -14,6 +15,31 @@ const MAX_LINE_BYTES = 16 * 1024;
 export interface ControlServer {
   readonly path: string;
   close(): Promise<void>;
+}
+
+/**
+ * Two agents on one dataDir would share a seq file and knock each other off the server (same
+ * JID and resource) in a loop: the second one refuses to start while the first answers.
+ */
+export async function refuseSecondAgent(dataDir: string): Promise<void> {
+  const path = join(dataDir, CONTROL_SOCKET_NAME);
+  const answering = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (answering) {
+    throw new GridpresenceError(
+      ERROR_CODES.AGENT_ALREADY_RUNNING,
+      `another agent is already running for ${dataDir}`,
+      {
+        hint: 'stop it first (`meter-agent status` shows its pid), or give this one its own dataDir',
+      },
+    );
+  }
 }
 
 export async function startControlServer(deps: {

@@ -66,4 +66,11 @@ function writeAtomically(file: string, content: string): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+  // The rename itself must reach the disk too, or a power cut could bring back the old seq.
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

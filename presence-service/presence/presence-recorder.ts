@@ -24,12 +24,17 @@ export interface PresenceRecorder {
     source: ChangeSource,
     receivedAt: Date,
   ): RecordedChange | null;
-  /** The meter is gone: the server reported it (`server`) or a query found it offline (`query`). */
+  /**
+   * The meter is gone: the server reported it (`server`), a query found it offline (`query`),
+   * or it said goodbye with a broken extension (`push`). `askedAt`: when a query was sent; a
+   * sign of life heard since then makes its answer stale.
+   */
   gone(
     meterId: string,
     reasonCode: string,
     source: ChangeSource,
     receivedAt: Date,
+    askedAt?: Date,
   ): RecordedChange | null;
   /** A presence whose extension was missing or malformed (PROTOCOL §1): an error, never a crash. */
   protocolError(meterId: string, error: string, stanza: string, receivedAt: Date): void;
@@ -43,9 +48,6 @@ export function createPresenceRecorder(deps: {
   logger: Logger;
 }): PresenceRecorder {
   const { store, bus, logger } = deps;
-  // The last seq each meter announced; server-reported drops carry none, so it is kept apart
-  // from the current state to measure gaps across a drop.
-  const lastSeq = store.lastMeterSeqs();
 
   const record = (
     meterId: string,
@@ -68,7 +70,6 @@ export function createPresenceRecorder(deps: {
       source,
       gap: meta.gap,
     });
-    if (meta.seq !== null) lastSeq.set(meterId, meta.seq);
     bus.publish(change);
     return change;
   };
@@ -76,7 +77,8 @@ export function createPresenceRecorder(deps: {
   return {
     status(meterId, status, source, receivedAt) {
       const current = store.current(meterId);
-      const known = lastSeq.get(meterId);
+      // The store keeps the meter's last seq across server-reported drops (which carry none).
+      const known = current?.seq ?? undefined;
       const reasonCode = status.reason?.code ?? null;
       const reasonText = status.reason?.text ?? null;
       const sameAsCurrent =
@@ -107,8 +109,11 @@ export function createPresenceRecorder(deps: {
       );
     },
 
-    gone(meterId, reasonCode, source, receivedAt) {
+    gone(meterId, reasonCode, source, receivedAt, askedAt) {
       const current = store.current(meterId);
+      if (askedAt && current && Date.parse(current.lastSeenAt) >= askedAt.getTime()) {
+        return null; // the meter was heard from after we asked: the answer is stale
+      }
       if (current?.state === 'decoupled') {
         store.touch(meterId, receivedAt.toISOString());
         return null;

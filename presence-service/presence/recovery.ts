@@ -24,6 +24,8 @@ export async function recoverCurrentStates(deps: {
   concurrency: number;
   timeoutMs: number;
   logger: Logger;
+  /** True once a newer recovery (after a reconnect) has made this one pointless. */
+  cancelled?: () => boolean;
 }): Promise<RecoveryReport> {
   const { query, recorder, logger } = deps;
   const started = Date.now();
@@ -41,7 +43,10 @@ export async function recoverCurrentStates(deps: {
     deps.meterIds,
     deps.concurrency,
     async (meterId) => {
+      if (deps.cancelled?.()) return;
+      const askedAt = new Date();
       const outcome = await query(meterId, deps.timeoutMs);
+      if (deps.cancelled?.()) return;
       const now = new Date();
       switch (outcome.kind) {
         case 'status':
@@ -50,7 +55,7 @@ export async function recoverCurrentStates(deps: {
           return;
         case 'offline':
           report.offline += 1;
-          if (recorder.gone(meterId, 'connection-lost', 'query', now)) report.changes += 1;
+          if (recorder.gone(meterId, 'connection-lost', 'query', now, askedAt)) report.changes += 1;
           return;
         case 'timeout':
           // Silent-death detection (pings, tries, no-response) decides about these.

@@ -63,7 +63,6 @@ export interface PresenceStore {
   current(meterId: string): CurrentState | undefined;
   allCurrent(): Map<string, CurrentState>;
   /** meterId → the last `seq` the meter itself announced (PROTOCOL §1 seq), for gap detection. */
-  lastMeterSeqs(): Map<string, number>;
   record(change: StateChangeInput): RecordedChange;
   touch(meterId: string, at: string): void;
   history(
@@ -99,9 +98,6 @@ export function createPresenceStore({ db }: { db: Database }): PresenceStore {
     `SELECT ${CURRENT_COLUMNS} FROM current_state WHERE meter_id = ?`,
   );
   const selectAllCurrent = db.prepare(`SELECT ${CURRENT_COLUMNS} FROM current_state`);
-  const selectLastSeqs = db
-    .prepare('SELECT meter_id, seq FROM current_state WHERE seq IS NOT NULL')
-    .raw();
   const insertHistory = db.prepare(`
     INSERT INTO state_history
       (meter_id, prev_state, state, reason_code, reason_text, seq, since, kind, received_at, source, gap)
@@ -193,12 +189,6 @@ export function createPresenceStore({ db }: { db: Database }): PresenceStore {
         map.set(row.meterId, row);
       }
       return map;
-    },
-
-    lastMeterSeqs() {
-      // current_state.seq survives server-reported drops (see upsertCurrent), so it is the last
-      // seq the meter announced.
-      return new Map(selectLastSeqs.all() as Array<[string, number]>);
     },
 
     record(change) {

@@ -65,6 +65,10 @@ export function handleMeterPresence(deps: {
           stanza.toString().slice(0, MAX_STANZA_LOGGED),
           receivedAt,
         );
+        // A goodbye is a goodbye even with a broken extension: the server will not send another.
+        if (stanza.attrs.type === 'unavailable') {
+          recorder.gone(meterId, 'connection-lost', 'push', receivedAt);
+        }
         return;
     }
   }

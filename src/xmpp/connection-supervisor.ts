@@ -11,6 +11,7 @@ export interface SupervisedEntity {
   status: string;
   start(): Promise<unknown>;
   stop(): Promise<unknown>;
+  disconnect(): Promise<unknown>;
   reconnect: { reconnect(): Promise<unknown> };
   on(event: string, listener: (...args: never[]) => void): unknown;
 }
@@ -37,11 +38,18 @@ export interface SupervisorOptions {
   whenReady?(): Promise<void>;
   /** An emitter of `resumed` (XEP-0198 stream management), for clients. */
   resumption?: { on(event: 'resumed', listener: () => void): unknown };
+  /**
+   * An attempt that is not online by then is torn down and retried: a server that accepts TCP
+   * but never answers (or a stalled TLS handshake) must not hang us forever.
+   */
+  attemptTimeoutMs?: number;
 }
 
 export interface ConnectionSupervisor {
   start(): void;
   stop(): Promise<void>;
+  /** Drops the connection (e.g. a keep-alive found it dead); the usual backoff follows. */
+  forceReconnect(why: string): void;
   readonly connected: boolean;
   readonly reconnects: number;
 }
@@ -53,6 +61,37 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
   let connected = false;
   let reconnects = 0;
   let retryTimer: NodeJS.Timeout | undefined;
+  let attemptTimer: NodeJS.Timeout | undefined;
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
+
+  const tearDown = () => {
+    if (entity.status !== 'disconnect' && entity.status !== 'offline') {
+      entity.disconnect().catch(() => {});
+    }
+  };
+
+  const attempt = (first: boolean) => {
+    clearTimeout(attemptTimer);
+    attemptTimer = setTimeout(() => {
+      attemptTimer = undefined;
+      logger.warn({ status: entity.status, attemptTimeoutMs }, 'connection attempt timed out');
+      tearDown();
+      scheduleRetry('attempt timed out');
+    }, attemptTimeoutMs);
+    const started = first ? entity.start() : entity.reconnect.reconnect();
+    started.catch((error: Error) => {
+      if (isFatal(error)) return failFatally(error);
+      logger.warn(
+        { err: error.message, code: (error as NodeJS.ErrnoException).code },
+        'connection attempt failed',
+      );
+      clearTimeout(attemptTimer);
+      attemptTimer = undefined;
+      // The socket may still be open (e.g. the stream never opened): close it before retrying.
+      tearDown();
+      scheduleRetry('attempt failed');
+    });
+  };
 
   const scheduleRetry = (why: string) => {
     if (stopping || fatal || retryTimer) return;
@@ -62,13 +101,7 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
       retryTimer = undefined;
       if (stopping) return;
       reconnects += 1;
-      entity.reconnect.reconnect().catch((error: Error) => {
-        if (isFatal(error)) return failFatally(error);
-        logger.warn({ err: error.message }, 'reconnect attempt failed');
-        if (entity.status === 'disconnect' || entity.status === 'offline') {
-          scheduleRetry('connect failed');
-        }
-      });
+      attempt(false);
     }, delayMs);
   };
 
@@ -77,14 +110,23 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
     fatal = true;
     stopping = true;
     clearTimeout(retryTimer);
+    clearTimeout(attemptTimer);
     entity.stop().catch(() => {});
     hooks.onFatal(error);
   };
 
-  const ready = (resumed: boolean) => {
+  const ready = async (resumed: boolean) => {
+    clearTimeout(attemptTimer);
+    attemptTimer = undefined;
     connected = true;
     backoff.reset();
-    return hooks.onReady(resumed);
+    try {
+      await hooks.onReady(resumed);
+    } catch (error) {
+      // e.g. the link dropped while the session was being set up: start over.
+      logger.warn({ err: (error as Error).message }, 'session set-up failed; reconnecting');
+      tearDown();
+    }
   };
 
   entity.on('error', (error: Error) => {
@@ -113,16 +155,19 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
 
   return {
     start() {
-      entity.start().catch((error: Error) => {
-        if (isFatal(error)) return failFatally(error);
-        logger.warn({ err: error.message }, 'first connection attempt failed');
-        scheduleRetry('start failed');
-      });
+      attempt(true);
+    },
+    forceReconnect(why) {
+      if (stopping) return;
+      logger.warn({ why }, 'dropping the connection');
+      tearDown();
     },
     async stop() {
       stopping = true;
       clearTimeout(retryTimer);
       retryTimer = undefined;
+      clearTimeout(attemptTimer);
+      attemptTimer = undefined;
       if (entity.status !== 'offline') await entity.stop().catch(() => {});
       connected = false;
     },

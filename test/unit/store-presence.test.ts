@@ -88,17 +88,12 @@ describe('presence store', () => {
     });
   });
 
-  it('lastMeterSeqs gives the last seq each meter announced, across drops', () => {
-    store.record(change({ seq: 5 }));
+  it('keeps the last seq each meter announced in the current state, across drops', () => {
     store.record(change({ meterId: 'm-2', seq: 9 }));
     store.record(change({ meterId: 'm-2', state: 'decoupled', seq: null, source: 'server' }));
     store.record(change({ meterId: 'm-3', state: 'decoupled', seq: null, source: 'server' }));
-    expect(store.lastMeterSeqs()).toEqual(
-      new Map([
-        ['m-1', 5],
-        ['m-2', 9],
-      ]),
-    );
+    expect(store.current('m-2')?.seq).toBe(9);
+    expect(store.current('m-3')?.seq).toBeNull();
   });
 
   it('touch moves last-seen forward only, and only for meters seen before', () => {

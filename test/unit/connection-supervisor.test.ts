@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { createBackoff } from '../../src/xmpp/backoff.js';
+import { superviseConnection } from '../../src/xmpp/connection-supervisor.js';
+
+/** An xmpp.js-like entity whose connection attempts the test decides. */
+class FakeEntity extends EventEmitter {
+  status = 'offline';
+  attempts = 0;
+  disconnects = 0;
+  next: 'online' | 'hang' | 'refused' | 'fatal' = 'online';
+  reconnect = { reconnect: () => this.connect() };
+  start() {
+    return this.connect();
+  }
+  async stop() {
+    this.status = 'offline';
+  }
+  async disconnect() {
+    this.disconnects += 1;
+    this.status = 'disconnect';
+    this.emit('disconnect');
+  }
+  private connect(): Promise<void> {
+    this.attempts += 1;
+    this.status = 'connecting';
+    switch (this.next) {
+      case 'online':
+        this.status = 'online';
+        queueMicrotask(() => this.emit('online'));
+        return Promise.resolve();
+      case 'hang':
+        this.status = 'opening';
+        return new Promise(() => {});
+      case 'refused':
+        this.status = 'disconnect';
+        return Promise.reject(
+          Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+        );
+      case 'fatal':
+        return Promise.reject(Object.assign(new Error('not-authorized'), { name: 'SASLError' }));
+    }
+  }
+}
+
+function supervise(entity: FakeEntity, onReady: () => Promise<void> | void = () => {}) {
+  const fatal = vi.fn();
+  const supervisor = superviseConnection({
+    entity,
+    backoff: createBackoff({ baseMs: 100, maxMs: 1000, random: () => 0.5 }),
+    logger: silentLogger(),
+    isFatal: (e) => (e as Error).name === 'SASLError',
+    attemptTimeoutMs: 5_000,
+    hooks: { onReady, onFatal: fatal },
+  });
+  return { supervisor, fatal };
+}
+
+describe('connection supervisor', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('retries with backoff after a refused connection, then comes online', async () => {
+    vi.useFakeTimers();
+    const entity = new FakeEntity();
+    entity.next = 'refused';
+    const ready = vi.fn();
+    const { supervisor } = supervise(entity, ready);
+    supervisor.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(entity.attempts).toBe(1);
+    await vi.advanceTimersByTimeAsync(100); // first backoff: 75 ms with random 0.5
+    expect(entity.attempts).toBe(2);
+    entity.next = 'online';
+    await vi.advanceTimersByTimeAsync(200);
+    expect(entity.attempts).toBe(3);
+    expect(ready).toHaveBeenCalledWith(false);
+    expect(supervisor.connected).toBe(true);
+    await supervisor.stop();
+  });
+
+  it('tears down and retries an attempt that never gets online', async () => {
+    vi.useFakeTimers();
+    const entity = new FakeEntity();
+    entity.next = 'hang';
+    const { supervisor } = supervise(entity);
+    supervisor.start();
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(entity.attempts).toBe(1);
+    entity.next = 'online';
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(entity.disconnects).toBeGreaterThanOrEqual(1);
+    expect(entity.attempts).toBe(2);
+    expect(supervisor.connected).toBe(true);
+    await supervisor.stop();
+  });
+
+  it('survives a session set-up that fails, and reconnects', async () => {
+    vi.useFakeTimers();
+    const entity = new FakeEntity();
+    let calls = 0;
+    const { supervisor } = supervise(entity, async () => {
+      calls += 1;
+      if (calls === 1) throw new Error('socket closed while subscribing');
+    });
+    supervisor.start();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toBe(2);
+    expect(entity.attempts).toBe(2);
+    await supervisor.stop();
+  });
+
+  it('stops for good on a fatal error', async () => {
+    vi.useFakeTimers();
+    const entity = new FakeEntity();
+    entity.next = 'fatal';
+    const { supervisor, fatal } = supervise(entity);
+    supervisor.start();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fatal).toHaveBeenCalledOnce();
+    expect(entity.attempts).toBe(1);
+  });
+});
