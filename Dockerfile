@@ -18,5 +18,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
+# The volumes for the agent's seq/outbox and the service's database mount here, owned by node.
+RUN mkdir /data && chown node:node /data
 USER node
 ENTRYPOINT ["node"]

@@ -11,7 +11,7 @@ import { type RunningAgent, startAgent } from './main.js';
 export interface RunningFleet {
   readonly size: number;
   stop(): Promise<void>;
-  /** Resolves with the exit code: 0 once stopped, else the first agent's fatal code. */
+  /** Resolves with the exit code: 0 once stopped, 1 if no meter could start. */
   readonly exited: Promise<number>;
 }
 
@@ -35,13 +35,24 @@ export async function startFleet(
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  await boundedMap(configs, startConcurrency, async (config) => {
+  const results = await boundedMap(configs, startConcurrency, async (config) => {
     const agent = await startAgent(config, logger.child({ meterId: config.meterId }));
     agents.push(agent);
+    // One meter's fatal error (e.g. its password was refused) ends that meter, not the fleet.
     void agent.exited.then((code) => {
-      if (code !== 0) resolveExit(code);
+      if (code !== 0) logger.error({ meterId: config.meterId, code }, 'meter stopped');
     });
   });
+  results.forEach((result, index) => {
+    if (result.status === 'rejected') {
+      const reason = result.reason as Error;
+      logger.error(
+        { meterId: configs[index]?.meterId, err: reason.message },
+        'meter did not start',
+      );
+    }
+  });
+  if (agents.length === 0) resolveExit(1);
   logger.info({ meters: agents.length }, 'fleet started');
   return {
     size: agents.length,

@@ -12,7 +12,10 @@ const backoffSchema = z.object({
 export const serviceConfigSchema = z
   .object({
     /** The XMPP domain the meters live on, e.g. grid.example. */
-    domain: z.string().min(1),
+    domain: z
+      .string()
+      .min(1)
+      .transform((d) => d.toLowerCase()),
     component: z
       .object({
         /** Loopback or a private interface only (PROTOCOL §8): the component link is plain text. */

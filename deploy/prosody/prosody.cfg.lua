@@ -34,8 +34,8 @@ https_ports = {}
 -- XEP-0198 <r/>; if the link stays silent for another `read_timeout` it drops the session,
 -- which then waits `smacks_hibernation_time` for a resumption before the meter goes
 -- offline. With the defaults (840 s and 600 s) a dead meter looks online for about 38
--- minutes; here it is about 40 s. The presence service still pings meters
--- itself (XEP-0199) to notice silent death sooner.
+-- minutes; here it is about 40 s. Sooner than that only a ping from
+-- the presence service (XEP-0199) can tell; the socket closing (a killed agent) is seen at once.
 network_settings = { read_timeout = 15 }
 smacks_hibernation_time = 10
 

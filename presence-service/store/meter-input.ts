@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { fail, meterIdSchema, ok, type Parsed } from '../../src/protocol/index.js';
+import { TOKEN_PATTERN } from '../../src/protocol/meter-status.js';
 
 // What may be registered as a meter. Shared by the registry and the `meters` CLI, so a bad row
 // is rejected with the same words whether it comes from `meters add` or a CSV import.
 
 /** PROTOCOL §1 kind: a lower-case token like `revenue-meter`, `relay`, `gateway`. */
-const KIND_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const KIND_PATTERN = TOKEN_PATTERN;
 
 const GROUP_HINT = 'group names are lower-case letters, digits and "-", 1-63 characters';
 

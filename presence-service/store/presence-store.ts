@@ -131,9 +131,10 @@ export function createPresenceStore({ db }: { db: Database }): PresenceStore {
     `SELECT ${HISTORY_COLUMNS} FROM state_history WHERE id > ? ORDER BY id LIMIT ?`,
   );
   const historyQueries = {
+    // Without `since` the newest `limit` changes are wanted (read backwards, returned in order).
     none: db.prepare(
       `SELECT ${HISTORY_COLUMNS} FROM state_history WHERE meter_id = @meterId
-       ORDER BY id LIMIT @limit`,
+       ORDER BY id DESC LIMIT @limit`,
     ),
     since: db.prepare(
       `SELECT ${HISTORY_COLUMNS} FROM state_history
@@ -141,7 +142,7 @@ export function createPresenceStore({ db }: { db: Database }): PresenceStore {
     ),
     until: db.prepare(
       `SELECT ${HISTORY_COLUMNS} FROM state_history
-       WHERE meter_id = @meterId AND received_at <= @until ORDER BY id LIMIT @limit`,
+       WHERE meter_id = @meterId AND received_at <= @until ORDER BY id DESC LIMIT @limit`,
     ),
     both: db.prepare(
       `SELECT ${HISTORY_COLUMNS} FROM state_history
@@ -203,7 +204,8 @@ export function createPresenceStore({ db }: { db: Database }): PresenceStore {
 
     history(meterId, { since, until, limit }) {
       const key = since && until ? 'both' : since ? 'since' : until ? 'until' : 'none';
-      return historyQueries[key].all({ meterId, since, until, limit }) as RecordedChange[];
+      const rows = historyQueries[key].all({ meterId, since, until, limit }) as RecordedChange[];
+      return since ? rows : rows.reverse();
     },
 
     changesAfter(historyId, limit) {

@@ -115,9 +115,17 @@ function* batches(
  * nothing prosodyctl writes into data_path ends up owned by root.
  */
 async function prosodyShell(configFile: string, line: string): Promise<CommandResult> {
-  const [file, args] = asProsodyUser('prosodyctl', ['--config', configFile, 'shell', line]);
+  // The line goes on stdin, not argv: it holds passwords, and argv is readable by every local
+  // user (`ps`, /proc/*/cmdline). On stdin the shell always exits 0, so the chunk's own result
+  // is read from its output: the shell prints `| OK: …` for success and `| ! …` for failure.
+  const [file, args] = asProsodyUser('prosodyctl', ['--config', configFile, 'shell']);
   try {
-    return await runCommand(file, args, { timeoutMs: SHELL_TIMEOUT_MS });
+    const result = await runCommand(file, args, {
+      timeoutMs: SHELL_TIMEOUT_MS,
+      input: `${line}\n`,
+    });
+    const failed = !result.ok || /^\|? ?! /m.test(result.stdout.replace(/^prosody> /gm, ''));
+    return failed ? { ...result, ok: false } : result;
   } catch (cause) {
     throw new GridpresenceError(ERROR_CODES.PROVISIONING_FAILED, `cannot run ${file}`, {
       cause,

@@ -15,6 +15,8 @@ export interface CommandResult {
 export interface CommandOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Written to the program's standard input (e.g. secrets, which argv would show in `ps`). */
+  input?: string;
 }
 
 /**
@@ -27,7 +29,7 @@ export function runCommand(
   options: CommandOptions = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       {
@@ -50,6 +52,7 @@ export function runCommand(
         });
       },
     );
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 

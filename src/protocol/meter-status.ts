@@ -24,7 +24,9 @@ export interface MeterStatus {
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const TOKEN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+/** A lower-case token: an IED kind or a reason code (PROTOCOL §1). */
+export const TOKEN_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const TOKEN = TOKEN_PATTERN;
 
 export const meterStatusSchema = z.object({
   state: z.enum(METER_STATES),

@@ -18,6 +18,12 @@ export interface NodeProcess {
   readonly running: boolean;
 }
 
+// Children still running when the launcher exits (a crash, process.exit) are killed with it.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export function startNodeProcess(options: {
   script: string;
   args: string[];
@@ -33,14 +39,19 @@ export function startNodeProcess(options: {
     {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: Ctrl-C reaches only the launcher, which then stops the programs
+      // in order (agents first, so their goodbyes still reach the server), not all at once.
+      detached: true,
     },
   );
+  live.add(child);
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   let running = true;
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
       running = false;
+      live.delete(child);
       // Let the pipes drain into the log before closing it.
       setImmediate(() => log.end());
       resolve(code ?? signal ?? 'unknown');

@@ -5,6 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { client } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  createProsodyAccounts,
   prosodyAccountExists,
   type RunningProsody,
   startProsody,
@@ -118,6 +119,14 @@ describe('startProsody', () => {
     await prosody.deleteAccount('gone');
     await prosody.deleteAccount('gone'); // already gone: still fine
     expect(await prosodyAccountExists(prosody.configFile, `gone@${prosody.domain}`)).toBe(false);
+  });
+
+  it('reports a failed account change (read from the shell output, not an exit code)', async () => {
+    await expect(
+      createProsodyAccounts(prosody.configFile, 'no-such-host.example', [
+        { username: 'x', password: 'secret-password' },
+      ]),
+    ).rejects.toThrow(/no-such-host/);
   });
 
   it('restarts on the same ports with the same accounts', async () => {

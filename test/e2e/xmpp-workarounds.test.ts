@@ -67,6 +67,7 @@ describe('workaround: first presence only after XEP-0198 <enabled/>', () => {
   it('sends the presence after <enabled/> with the workaround', async () => {
     const order = await firstPresenceOrder(true);
     expect(order.indexOf('sent enable')).toBeGreaterThan(-1);
+    expect(order.indexOf('received enabled')).toBeGreaterThan(order.indexOf('sent enable'));
     expect(order.indexOf('received enabled')).toBeLessThan(order.indexOf('sent presence'));
   });
 
