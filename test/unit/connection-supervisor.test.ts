@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { createBackoff } from '../../src/xmpp/backoff.js';
-import { superviseConnection } from '../../src/xmpp/connection-supervisor.js';
+import { type SupervisedEntity, superviseConnection } from '../../src/xmpp/connection-supervisor.js';
 
 /** An xmpp.js-like entity whose connection attempts the test decides. */
 class FakeEntity extends EventEmitter {
@@ -47,7 +47,7 @@ class FakeEntity extends EventEmitter {
 function supervise(entity: FakeEntity, onReady: () => Promise<void> | void = () => {}) {
   const fatal = vi.fn();
   const supervisor = superviseConnection({
-    entity,
+    entity: entity as unknown as SupervisedEntity,
     backoff: createBackoff({ baseMs: 100, maxMs: 1000, random: () => 0.5 }),
     logger: silentLogger(),
     isFatal: (e) => (e as Error).name === 'SASLError',
