@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { loadConfig } from '../src/config/load-config.js';
+import { ROLES } from '../src/protocol/commands.js';
 import { meterIdSchema } from '../src/protocol/meter-id.js';
+import { TOKEN_PATTERN } from '../src/protocol/meter-status.js';
 
 // STYLE §6: the meter agent's one config schema; defaults and units live here.
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+// PROTOCOL §2 roles are the contract's (src/protocol/commands.ts); re-exported for agent code.
+export { ROLES, type Role } from '../src/protocol/commands.js';
 
 const aclEntrySchema = z
   .object({
@@ -21,12 +23,15 @@ const aclEntrySchema = z
 export const agentConfigSchema = z
   .object({
     meterId: meterIdSchema,
-    /** The XMPP domain, e.g. grid.example. */
-    domain: z.string().min(1),
+    /** The XMPP domain, e.g. grid.example (compared case-insensitively, so kept lower case). */
+    domain: z
+      .string()
+      .min(1)
+      .transform((d) => d.toLowerCase()),
     /** The IED kind announced in presence (PROTOCOL §1 kind). */
     kind: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,63}$/)
+      .regex(TOKEN_PATTERN, 'kind must be a lower-case token, e.g. revenue-meter')
       .default('revenue-meter'),
     xmpp: z
       .object({
@@ -69,6 +74,24 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ driver: 'simulated', seed: 1, eventRatePerHour: 2, nominalVoltageV: 230 }),
+    /** PROTOCOL §6 data: how often a reading goes out and how much may wait on disk. */
+    telemetry: z
+      .object({
+        /**
+         * Seconds between readings until an operator sets another (PROTOCOL §4 reporting allows
+         * 5-86400 by command; the config also takes 1-4 s, for tests).
+         */
+        intervalS: z.number().int().min(1).max(86_400).default(60),
+        /** Bound on unacknowledged data in the outbox; when full the oldest readings go first. */
+        outboxMaxBytes: z
+          .number()
+          .int()
+          .min(16 * 1024)
+          .max(1024 * 1024 * 1024)
+          .default(4 * 1024 * 1024),
+      })
+      .strict()
+      .default({ intervalS: 60, outboxMaxBytes: 4 * 1024 * 1024 }),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
@@ -76,7 +99,20 @@ export const agentConfigSchema = z
       .strict()
       .default({ level: 'info' }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // PROTOCOL "Names": meters never see each other. A domain entry for the meters' own domain
+    // would let every meter on it subscribe to every other.
+    config.acl.forEach((entry, index) => {
+      if (entry.jid.toLowerCase() === config.domain) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['acl', index, 'jid'],
+          message: `the meters' own domain would let every meter see every other; list operators' JIDs (alice@${config.domain}) or their own domain instead`,
+        });
+      }
+    });
+  });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { AGENT_RESOURCE } from '../src/protocol/meter-id.js';
@@ -10,7 +10,7 @@ import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-mana
 import { installCommands } from './commands/install-commands.js';
 import { type AgentConfig, serviceJidOf } from './config.js';
 import type { ControlRequest } from './control/control-protocol.js';
-import { startControlServer } from './control/control-server.js';
+import { refuseSecondAgent, startControlServer } from './control/control-server.js';
 import { isSimulationInjection, SIMULATION_INJECTIONS } from './meter/injections.js';
 import { createSimulatedMeter } from './meter/simulated-meter.js';
 import { deriveState } from './presence/derive-state.js';
@@ -24,7 +24,10 @@ import { startTelemetry } from './telemetry/start-telemetry.js';
 import { answerDiscoInfo } from './xmpp/disco-handler.js';
 import { createPresenceAnnouncer } from './xmpp/presence-announcer.js';
 import { answerStatusQueries } from './xmpp/status-query-handler.js';
-import { handleSubscriptionRequests } from './xmpp/subscription-handler.js';
+import {
+  handleSubscriptionRequests,
+  revokeStaleSubscriptions,
+} from './xmpp/subscription-handler.js';
 
 // The meter agent's composition root: wires the meter, the presence logic, the XMPP session and
 // the control socket. Everything it starts, stop() releases.
@@ -40,6 +43,9 @@ export interface RunningAgent {
 
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The seq, the audit trail and the control socket are this agent's alone.
+  chmodSync(config.dataDir, 0o700);
+  await refuseSecondAgent(config.dataDir);
   const startedAt = Date.now();
   const log = (module: string) => logger.child({ module });
   const serviceJid = serviceJidOf(config);
@@ -102,6 +108,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     meterId: config.meterId,
     serviceJid,
     dataDir: config.dataDir,
+    settings: config.telemetry,
     logger: log('telemetry'),
   });
   const auditTrail = openAuditTrail({ dataDir: config.dataDir, logger: log('audit') });
@@ -120,9 +127,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     },
     logger: log('commands'),
     now: () => new Date(),
+    currentStatus: () => tracker.status,
+    ownJid: `${config.meterId}@${config.domain}`,
+    serviceJid,
   });
   answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
-  answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind });
+  answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind, acl, commands });
 
   let fatalFailure: GridpresenceError | undefined;
   let resolveExit: (code: number) => void = () => {};
@@ -155,6 +165,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         // state begins again now (new seq and since). A status never announced keeps its seq.
         if (announcer.lastSentSeq === tracker.status.seq) tracker.renew();
         await announcer.announce(tracker.status);
+        revokeStaleSubscriptions({ xmpp, acl, logger: log('subscriptions') }).catch(
+          (error: Error) =>
+            log('subscriptions').warn({ err: error.message }, 'could not check the roster'),
+        );
       },
       onDisconnected() {
         announcer.setReady(false);
@@ -223,18 +237,19 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   let stopping: Promise<void> | undefined;
   async function shutdown(code: number, announce: boolean): Promise<void> {
     stopping ??= (async () => {
+      // First silence every source of change, so nothing is announced after the goodbye.
+      commands.stop();
+      modeController.stop();
+      meter.stop();
+      await control.close();
       if (announce && supervisor.connected) {
         // PROTOCOL §1: a graceful stop says so, with reason `shutdown`.
         const last = tracker.apply('decoupled', { code: 'shutdown', text: 'agent shut down' });
         if (last) await announcer.announce(last);
       }
       announcer.setReady(false);
-      commands.stop();
-      modeController.stop();
-      meter.stop();
       await telemetry.stop();
       await supervisor.stop();
-      await control.close();
       auditTrail.close();
       log('agent').info({ code }, 'stopped');
       resolveExit(code);

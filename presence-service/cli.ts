@@ -3,11 +3,13 @@ import { parseArgs } from 'node:util';
 import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-error.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
+import { type GroupsCommandDeps, runGroupsCommand } from './cli/groups-command.js';
 import { type MetersCommandDeps, runMetersCommand } from './cli/meters-command.js';
 import { loadServiceConfig, type ServiceConfig } from './config.js';
 import { startService } from './main.js';
 import { type AccountProvisioner, createProvisioner } from './provisioning/account-provisioner.js';
 import { openDatabase } from './store/database.js';
+import { createGroupDirectory } from './store/group-directory.js';
 import { createMeterRegistry } from './store/meter-registry.js';
 
 const PROGRAM = 'presence-service';
@@ -20,6 +22,7 @@ meter's presence, records each state change in SQLite and serves the HTTP API.
 Commands:
   run                  run the service (the default); stops cleanly on SIGINT/SIGTERM
   meters …             provision meters: add, remove, list, import (see 'meters --help')
+  groups …             group memberships: list, show, add, remove (see 'groups --help')
 
 Options:
   -c, --config FILE    JSON config file (environment variables override single keys,
@@ -33,6 +36,7 @@ Exit codes: 0 ok, 1 failure, 2 bad config or usage, 3 the server refused the com
 async function main(argv: string[]): Promise<number> {
   const command = argv.find((arg) => !arg.startsWith('-')) ?? 'run';
   if (command === 'meters') return meters(argv);
+  if (command === 'groups') return groups(argv);
   let values: { config?: string; help?: boolean; version?: boolean };
   try {
     ({ values } = parseArgs({
@@ -71,8 +75,8 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-/** `meters …`: the config comes from --config before or after the sub-command. */
-async function meters(argv: string[]): Promise<number> {
+/** A sub-command's arguments; the config comes from --config before or after it. */
+function subCommandArgs(name: string, argv: string[]) {
   const rest = [...argv];
   let configFile = process.env.GP_SERVICE_CONFIG;
   for (const flag of ['--config', '-c']) {
@@ -82,10 +86,35 @@ async function meters(argv: string[]): Promise<number> {
       rest.splice(at, 2);
     }
   }
-  const sub = rest.slice(rest.indexOf('meters') + 1);
+  const sub = rest.slice(rest.indexOf(name) + 1);
   const needsConfig = !(sub.includes('--help') || sub.includes('-h') || sub.length === 0);
-  const out = (line: string) => void process.stdout.write(`${line}\n`);
-  const err = (line: string) => void process.stderr.write(`${line}\n`);
+  return { sub, configFile, needsConfig };
+}
+
+const out = (line: string) => void process.stdout.write(`${line}\n`);
+const err = (line: string) => void process.stderr.write(`${line}\n`);
+
+/** `groups …`: memberships in the registry; needs the database, not the XMPP server. */
+async function groups(argv: string[]): Promise<number> {
+  const { sub, configFile, needsConfig } = subCommandArgs('groups', argv);
+  if (!needsConfig) return runGroupsCommand(sub, { out, err } as unknown as GroupsCommandDeps);
+  const config = loadServiceConfig(configFile);
+  const db = openDatabase(config.database.path);
+  try {
+    return await runGroupsCommand(sub, {
+      registry: createMeterRegistry({ db }),
+      directory: createGroupDirectory({ db }),
+      out,
+      err,
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** `meters …`: the config comes from --config before or after the sub-command. */
+async function meters(argv: string[]): Promise<number> {
+  const { sub, configFile, needsConfig } = subCommandArgs('meters', argv);
   if (!needsConfig) {
     // Help needs neither config nor database, and must work without them.
     return runMetersCommand(sub, { out, err } as unknown as MetersCommandDeps);

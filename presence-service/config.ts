@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { loadConfig } from '../src/config/load-config.js';
+import { ROLES } from '../src/protocol/commands.js';
 
 // STYLE §6: the presence service's one config schema; units in the key names.
 
@@ -8,6 +9,24 @@ const backoffSchema = z.object({
   backoffBaseMs: z.number().int().min(10).default(500),
   backoffMaxMs: z.number().int().min(100).default(30_000),
 });
+
+/** PROTOCOL §2, as the agent reads it: a bare JID or a whole domain, and a role. */
+const aclEntrySchema = z
+  .object({
+    jid: z
+      .string()
+      .min(1)
+      .refine((v) => !v.includes('/'), 'ACL entries are bare JIDs or domains, without a resource'),
+    role: z.enum(ROLES),
+  })
+  .strict();
+
+const GROUP_DEFAULTS = {
+  concurrency: 64,
+  timeoutMs: 10_000,
+  maxRunningJobs: 8,
+  retainJobs: 1000,
+};
 
 export const serviceConfigSchema = z
   .object({
@@ -63,6 +82,25 @@ export const serviceConfigSchema = z
       })
       .strict()
       .default({ queryConcurrency: 64, queryTimeoutMs: 10_000 }),
+    /**
+     * PROTOCOL §2 and §7: who may command groups. The service forwards group commands to the
+     * meters as itself (an operator to them), so it enforces the sender's role here.
+     */
+    acl: z.array(aclEntrySchema).default([]),
+    /** PROTOCOL §7 group commands. */
+    groups: z
+      .object({
+        /** Meters asked at once by one group command. */
+        concurrency: z.number().int().min(1).max(10_000).default(GROUP_DEFAULTS.concurrency),
+        /** How long one meter may take to answer before it counts as timed out. */
+        timeoutMs: z.number().int().min(100).max(600_000).default(GROUP_DEFAULTS.timeoutMs),
+        /** Group commands running at once; more are refused (STYLE §9: bounded work). */
+        maxRunningJobs: z.number().int().min(1).max(1000).default(GROUP_DEFAULTS.maxRunningJobs),
+        /** Finished jobs kept with their per-meter results; older ones are deleted. */
+        retainJobs: z.number().int().min(1).default(GROUP_DEFAULTS.retainJobs),
+      })
+      .strict()
+      .default(GROUP_DEFAULTS),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
@@ -70,7 +108,20 @@ export const serviceConfigSchema = z
       .strict()
       .default({ level: 'info' }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // As in the agent's ACL: the meters' own domain would hand every meter a role here, i.e. a
+    // meter could operate every other meter through its groups.
+    config.acl.forEach((entry, index) => {
+      if (entry.jid.toLowerCase() === config.domain) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['acl', index, 'jid'],
+          message: `the meters' own domain would let every meter command groups; list operators' JIDs (alice@${config.domain}) or their own domain instead`,
+        });
+      }
+    });
+  });
 
 /** IP literals must be loopback or private (RFC 1918, RFC 4193); names are resolved by the OS. */
 function isPrivateOrName(host: string): boolean {

@@ -1,18 +1,27 @@
 import type { AddressInfo } from 'node:net';
+import { createAcl } from '../meter-agent/security/acl.js';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { createCommandClient } from './commands/command-client.js';
 import { componentJidOf, type ServiceConfig } from './config.js';
+import { handleMeterData } from './data/data-handler.js';
+import { createDataRecorder } from './data/data-recorder.js';
+import { createDataStore } from './data/data-store.js';
+import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
 import { createChangeBus } from './presence/change-bus.js';
 import { createPresenceRecorder } from './presence/presence-recorder.js';
 import { recoverCurrentStates } from './presence/recovery.js';
 import { openDatabase } from './store/database.js';
+import { createGroupDirectory } from './store/group-directory.js';
+import { createJobStore } from './store/job-store.js';
 import { createMeterRegistry } from './store/meter-registry.js';
 import { createPresenceStore } from './store/presence-store.js';
 import { watchForeignCommits } from './store/registry-watch.js';
 import { createComponentConnection } from './xmpp/component-connection.js';
 import { answerComponentQueries } from './xmpp/component-info.js';
 import { createComponentKeepAlive } from './xmpp/component-keepalive.js';
+import { answerGroupChat } from './xmpp/group-chat-handler.js';
 import { handleMeterPresence } from './xmpp/presence-handler.js';
 import { createStatusQuerier } from './xmpp/status-querier.js';
 import { createSubscriptionManager } from './xmpp/subscription-manager.js';
@@ -39,6 +48,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   const bus = createChangeBus();
   const recorder = createPresenceRecorder({ store, bus, logger: log('recorder') });
   const isMeter = (meterId: string) => registry.get(meterId) !== undefined;
+  const data = createDataStore({ db });
+  const protocolError = store.recordProtocolError.bind(store);
 
   let fatalFailure: GridpresenceError | undefined;
   let resolveExit: (code: number) => void = () => {};
@@ -115,7 +126,43 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     logger: log('subscriptions'),
   });
   handleMeterPresence({ xmpp, domain: config.domain, isMeter, recorder, logger: log('presence') });
+  handleMeterData({
+    xmpp,
+    domain: config.domain,
+    componentJid,
+    isMeter,
+    recorder: createDataRecorder({ store: data, protocolError, logger: log('data') }),
+    protocolError,
+    seen: (meterId, at) => recorder.seen(meterId, at),
+    logger: log('data'),
+  });
   answerComponentQueries(xmpp);
+
+  // PROTOCOL §7 groups. Jobs a previous run left unfinished are recorded as interrupted. The ACL
+  // has the agent's semantics (PROTOCOL §2); createAcl moves to src/ in a later refactor.
+  const directory = createGroupDirectory({ db });
+  const jobs = createJobStore({ db, retainJobs: config.groups.retainJobs });
+  jobs.interruptRunning(new Date().toISOString());
+  const groupCommands = createGroupCommands({
+    groups: directory,
+    jobs,
+    run: createCommandClient({ xmpp, componentJid, domain: config.domain }),
+    concurrency: config.groups.concurrency,
+    timeoutMs: config.groups.timeoutMs,
+    maxRunningJobs: config.groups.maxRunningJobs,
+    logger: log('groups'),
+  });
+  const acl = createAcl(config.acl, componentJid);
+  const groupChat = answerGroupChat({
+    xmpp,
+    componentJid,
+    domain: config.domain,
+    roleOf: (jid) => acl.roleOf(jid),
+    isMeter,
+    directory,
+    commands: groupCommands,
+    logger: log('groups'),
+  });
 
   // Meters added by `presence-service meters add|import` (another process) get subscribed.
   const stopWatching = watchForeignCommits(db, () => {
@@ -128,6 +175,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   const http = buildHttpApi({
     registry,
     store,
+    data,
+    groups: { directory, commands: groupCommands, jobs },
     bus,
     logger: log('http'),
     health: () => ({ xmpp: xmppState }),
@@ -141,6 +190,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     stopping ??= (async () => {
       stopWatching();
       keepAlive.stop();
+      groupChat.stop();
+      groupCommands.stop();
       await http.close();
       await connection.supervisor.stop();
       db.close();

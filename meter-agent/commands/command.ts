@@ -1,28 +1,23 @@
-import type { Role } from '../config.js';
+import type { CommandName, RawArgs, Role } from '../../src/protocol/commands.js';
+import type { DataFormFieldType } from '../../src/protocol/data-forms.js';
 
 // PROTOCOL §4–§5: one command, two front doors. A command is defined once (its form, its role,
 // how it parses its arguments and what it does); the XEP-0050 ad-hoc front door and the chat
 // front door both hand it plain arguments and render its plain result. No XML here.
 
-export const COMMAND_NAMES = [
-  'read',
-  'pq',
-  'relay',
-  'load-limit',
-  'maintenance',
-  'reporting',
-] as const;
-export type CommandName = (typeof COMMAND_NAMES)[number];
+// The vocabulary (names, roles, raw values) is the contract's, shared with the presence service.
+export {
+  CHAT_ONLY_COMMAND_NAMES,
+  COMMAND_NAMES,
+  type CommandName,
+  type RawArgs,
+} from '../../src/protocol/commands.js';
 
-/** XEP-0004 §3.3 field types we use. */
-export type FieldType =
-  | 'boolean'
-  | 'fixed'
-  | 'hidden'
-  | 'list-multi'
-  | 'list-single'
-  | 'text-multi'
-  | 'text-single';
+/** The two front doors (PROTOCOL §4 ad-hoc, §5 chat). */
+export type CommandDoor = 'adhoc' | 'chat';
+
+/** XEP-0004 §3.3 field types we use (defined with the data-forms codec). */
+export type FieldType = DataFormFieldType;
 
 /** A field of a command's form (PROTOCOL §4: every field has a type and a label). */
 export interface FormFieldSpec {
@@ -44,9 +39,6 @@ export interface ResultField {
   value: string | string[];
 }
 
-/** What a front door collected: raw strings per field, as a submitted form would carry them. */
-export type RawArgs = Record<string, string[]>;
-
 export interface CommandResult {
   /** Title of the result form. */
   title: string;
@@ -60,7 +52,7 @@ export interface CommandContext {
   /** Full JID of the sender. */
   from: string;
   role: Role;
-  via: 'adhoc' | 'chat';
+  via: CommandDoor;
   now: Date;
 }
 
@@ -71,7 +63,9 @@ export type CommandErrorCondition =
   | 'forbidden' // auth: outside the ACL or above the sender's role
   | 'feature-not-implemented' // cancel: this meter has no such control
   | 'resource-constraint' // wait: rate limit
-  | 'item-not-found'; // cancel: unknown command
+  | 'item-not-found' // cancel: unknown command
+  | 'not-acceptable' // modify: the request itself is unacceptable (e.g. oversized)
+  | 'internal-server-error'; // cancel: the command failed unexpectedly
 
 export class CommandError extends Error {
   readonly condition: CommandErrorCondition;
@@ -100,4 +94,13 @@ export interface CommandDefinition<Args = unknown> {
   run(args: Args, ctx: CommandContext): Promise<CommandResult> | CommandResult;
   /** Whether running it makes the meter `active`/`command` while it runs (PROTOCOL §1). */
   marksActive?: boolean;
+  /**
+   * With marksActive: whether this call changes anything on the meter (default true), so that
+   * e.g. closing a closed relay does not flash `active` to every subscriber.
+   */
+  changesMeter?(args: Args): boolean;
+  /** Whether this meter has the control at all (else feature-not-implemented). Default true. */
+  supported?: boolean;
+  /** The doors it is offered through. Default: both. */
+  doors?: readonly CommandDoor[];
 }

@@ -29,3 +29,27 @@ export function handleSubscriptionRequests(deps: { xmpp: Client; acl: Acl; logge
 function send(xmpp: Client, stanza: Element, logger: Logger): void {
   xmpp.send(stanza).catch((error: Error) => logger.warn({ err: error.message }, 'send failed'));
 }
+
+/**
+ * PROTOCOL §2 after an ACL change: someone removed from the ACL must stop seeing the meter. On
+ * each new session the agent reads its roster (RFC 6121 §2.2) and cancels the subscription of
+ * every contact the ACL no longer grants viewer (RFC 6121 §3.2: `unsubscribed`).
+ */
+export async function revokeStaleSubscriptions(deps: {
+  xmpp: Client;
+  acl: Acl;
+  logger: Logger;
+}): Promise<number> {
+  const { xmpp, acl, logger } = deps;
+  const roster = await xmpp.iqCaller.get(xml('query', { xmlns: 'jabber:iq:roster' }));
+  let revoked = 0;
+  for (const item of roster?.getChildren('item') ?? []) {
+    const jid = String(item.attrs.jid ?? '');
+    const subscription = String(item.attrs.subscription ?? 'none');
+    if (!jid || !['from', 'both'].includes(subscription) || acl.allows(jid, 'viewer')) continue;
+    logger.warn({ jid }, 'subscription revoked: no longer in the ACL');
+    send(xmpp, xml('presence', { to: jid, type: 'unsubscribed' }), logger);
+    revoked += 1;
+  }
+  return revoked;
+}

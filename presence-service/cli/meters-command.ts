@@ -12,6 +12,7 @@ import { deprovisionMeter, provisionMeter } from '../provisioning/meter-lifecycl
 import { generatePassword } from '../provisioning/passwords.js';
 import type { MeterRegistry, MeterWithState } from '../store/meter-registry.js';
 import { CsvSyntaxError, formatCsv, parseCsv } from './csv.js';
+import { table } from './table.js';
 
 // `presence-service meters …`: provisioning meters (their XMPP account and registry row) from
 // the shell. Output meant for programs goes to `out` (stdout), everything for the person to
@@ -287,16 +288,6 @@ function onePositional(command: string, positionals: string[], what: string): st
     );
   }
   return positionals[0] as string;
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const format = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [format(header), ...rows.map(format)];
 }
 
 /** Prints an error the way every CLI here does (src/cli/report-error.ts) and picks the code. */

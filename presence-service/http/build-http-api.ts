@@ -1,10 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../src/log.js';
+import type { DataStore } from '../data/data-store.js';
 import type { ChangeBus } from '../presence/change-bus.js';
 import type { MeterRegistry } from '../store/meter-registry.js';
 import type { PresenceStore } from '../store/presence-store.js';
 import { installErrorHandlers } from './api-errors.js';
+import { registerDataRoutes } from './data-routes.js';
 import { type EventStreamOptions, registerEventsRoute } from './events-route.js';
+import { type GroupsRoutesDeps, registerGroupsRoutes } from './groups-routes.js';
 import { type HealthSource, registerHealthRoutes } from './health-route.js';
 import { registerMetersRoutes } from './meters-routes.js';
 import { DebugRequestLogController } from './request-logging.js';
@@ -15,6 +18,10 @@ import { DebugRequestLogController } from './request-logging.js';
 export interface HttpApiDeps {
   registry: MeterRegistry;
   store: PresenceStore;
+  /** The meters' readings, events and audit entries (PROTOCOL §6); without it, no data routes. */
+  data?: DataStore;
+  /** PROTOCOL §7 groups, group commands and their jobs; without it, no group routes. */
+  groups?: Omit<GroupsRoutesDeps, 'registry'>;
   bus: ChangeBus;
   /** The module's child logger (`{ module: 'http' }`), made by the composition root. */
   logger: Logger;
@@ -29,12 +36,14 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
     // route modules take (pino's own Logger type carries generics Fastify does not expect).
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new DebugRequestLogController(),
-    // Only GETs with small query strings are served; nothing needs a big body.
+    // Small bodies only: query strings, and group commands (a form of a few fields).
     bodyLimit: 16 * 1024,
   });
 
   installErrorHandlers(app);
   registerMetersRoutes(app, { registry: deps.registry, store: deps.store });
+  if (deps.data) registerDataRoutes(app, { registry: deps.registry, data: deps.data });
+  if (deps.groups) registerGroupsRoutes(app, { registry: deps.registry, ...deps.groups });
   registerEventsRoute(app, { store: deps.store, bus: deps.bus, options: deps.events });
   registerHealthRoutes(app, { registry: deps.registry, store: deps.store, health: deps.health });
   return app;

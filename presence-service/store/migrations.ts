@@ -68,4 +68,101 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX protocol_errors_by_meter ON protocol_errors (meter_id, id);
   `,
+
+  // 2: data from the meters (PROTOCOL §6): readings, power-quality events and audit entries.
+  // `seq` is the meter's data seq, shared by the three tables; UNIQUE (meter_id, seq) is the
+  // last line of defence against duplicates (the data handler checks across the tables first).
+  // `ts` is the meter's clock, normalised to toISOString() UTC so that ranges compare as text.
+  // No foreign keys to meters, as with state_history: a removed meter's data stays.
+  `
+  CREATE TABLE readings (
+    id          INTEGER PRIMARY KEY,
+    meter_id    TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    ts          TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    delayed     INTEGER NOT NULL DEFAULT 0 CHECK (delayed IN (0, 1)),
+    -- Readings the meter's outbox dropped before this one (our extension, docs/protocol.md).
+    dropped     INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0),
+    -- [[obis, value, unit], ...]: one row per reading, read whole; no join on the query path.
+    values_json TEXT NOT NULL,
+    UNIQUE (meter_id, seq)
+  );
+  CREATE INDEX readings_by_time ON readings (meter_id, ts, seq);
+
+  CREATE TABLE meter_events (
+    id          INTEGER PRIMARY KEY,
+    meter_id    TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    ts          TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    delayed     INTEGER NOT NULL DEFAULT 0 CHECK (delayed IN (0, 1)),
+    type        TEXT NOT NULL
+      CHECK (type IN ('sag', 'swell', 'interruption', 'thd-high', 'tamper', 'relay', 'clock')),
+    phase       TEXT CHECK (phase IN ('L1', 'L2', 'L3')),
+    magnitude   REAL,
+    duration_ms INTEGER,
+    detail      TEXT,
+    UNIQUE (meter_id, seq)
+  );
+  CREATE INDEX meter_events_by_time ON meter_events (meter_id, ts, seq);
+
+  CREATE TABLE audit_entries (
+    id          INTEGER PRIMARY KEY,
+    meter_id    TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    ts          TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    delayed     INTEGER NOT NULL DEFAULT 0 CHECK (delayed IN (0, 1)),
+    from_jid    TEXT NOT NULL,
+    via         TEXT NOT NULL CHECK (via IN ('adhoc', 'chat', 'iq')),
+    command     TEXT NOT NULL,
+    args_json   TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'refused', 'failed')),
+    condition   TEXT,
+    detail      TEXT NOT NULL,
+    UNIQUE (meter_id, seq)
+  );
+  CREATE INDEX audit_entries_by_time ON audit_entries (meter_id, ts, seq);
+  `,
+
+  // 3: group commands (PROTOCOL §7): one row per job, one row per member meter. A job's members
+  // are written when it starts (outcome 'pending') and each row is updated as its meter answers,
+  // so a job is queryable while it runs and a crash leaves a truthful record ('interrupted').
+  // Membership may change later; the job keeps who it was sent to.
+  `
+  CREATE TABLE group_jobs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_name   TEXT NOT NULL,
+    command      TEXT NOT NULL,
+    args_json    TEXT NOT NULL,
+    -- The sender's bare JID (chat, adhoc) or the HTTP client's address.
+    requested_by TEXT NOT NULL,
+    via          TEXT NOT NULL CHECK (via IN ('chat', 'http', 'adhoc')),
+    member_count INTEGER NOT NULL CHECK (member_count >= 0),
+    status       TEXT NOT NULL CHECK (status IN ('running', 'done', 'interrupted')),
+    created_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    -- The fan-out summary once done; NULL while running or when interrupted.
+    summary_json TEXT
+  );
+  CREATE INDEX group_jobs_by_group ON group_jobs (group_name, id);
+  CREATE INDEX group_jobs_running ON group_jobs (id) WHERE status = 'running';
+
+  CREATE TABLE group_job_results (
+    job_id      INTEGER NOT NULL REFERENCES group_jobs (id) ON DELETE CASCADE,
+    meter_id    TEXT NOT NULL,
+    outcome     TEXT NOT NULL
+      CHECK (outcome IN ('pending', 'ok', 'error', 'timeout', 'offline', 'interrupted')),
+    -- The stanza error condition (error, offline); NULL otherwise.
+    condition   TEXT,
+    -- The meter's note (ok), its error text (error), or what happened (timeout, offline).
+    detail      TEXT,
+    -- The result form's values, {var: [values]} (ok only).
+    fields_json TEXT,
+    duration_ms INTEGER,
+    finished_at TEXT,
+    PRIMARY KEY (job_id, meter_id)
+  ) WITHOUT ROWID;
+  `,
 ];

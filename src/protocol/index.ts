@@ -1,3 +1,6 @@
+export * from './adhoc.js';
+export * from './data.js';
+export * from './data-forms.js';
 export * from './meter-id.js';
 export * from './meter-status.js';
 export * from './namespaces.js';

@@ -5,6 +5,7 @@ export const CMD_NODE_PREFIX = 'urn:gridpresence:cmd:';
 
 // Standard namespaces we speak.
 export const NS_COMMANDS = 'http://jabber.org/protocol/commands'; // XEP-0050
+export const NS_X_DATA = 'jabber:x:data'; // XEP-0004
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info'; // XEP-0030
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items'; // XEP-0030
 export const NS_PING = 'urn:xmpp:ping'; // XEP-0199

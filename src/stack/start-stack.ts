@@ -28,8 +28,14 @@ export interface StackOptions {
     meter?: Partial<Omit<AgentConfig['meter'], 'seed'>>;
     reconnect?: Partial<AgentConfig['reconnect']>;
     log?: Partial<AgentConfig['log']>;
+    telemetry?: Partial<AgentConfig['telemetry']>;
   };
   serviceLogLevel?: string;
+  /** Overrides for the service's config; `acl` entries are added after the stack's operator. */
+  service?: {
+    acl?: ServiceConfig['acl'];
+    groups?: Partial<ServiceConfig['groups']>;
+  };
   logger: Logger;
 }
 
@@ -135,6 +141,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       http: { host: '127.0.0.1', port: options.ports?.api ?? (await findFreePorts(1))[0] ?? 0 },
       provisioning: { kind: 'prosodyctl', prosodyConfig: prosody.configFile },
       recovery: { queryConcurrency: 64, queryTimeoutMs: 10_000 },
+      // PROTOCOL §2/§7: the operator may command groups through the service.
+      acl: [{ jid: operator.jid, role: 'operator' }, ...(options.service?.acl ?? [])],
+      groups: {
+        concurrency: 64,
+        timeoutMs: 10_000,
+        maxRunningJobs: 8,
+        retainJobs: 1000,
+        ...options.service?.groups,
+      },
       log: { level: (options.serviceLogLevel ?? 'info') as ServiceConfig['log']['level'] },
     };
     writePrivateJson(serviceConfigFile, serviceConfig);
@@ -163,6 +178,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           seed: index + 1,
         },
         log: { level: 'info', ...options.agentConfig?.log },
+        telemetry: {
+          intervalS: 60,
+          outboxMaxBytes: 4 * 1024 * 1024,
+          ...options.agentConfig?.telemetry,
+        },
       };
       mkdirSync(c.agentDir, { recursive: true, mode: 0o700 });
       writePrivateJson(c.configFile, agentConfig);

@@ -58,6 +58,7 @@ function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     reconnect: { backoffBaseMs: BACKOFF.baseMs, backoffMaxMs: BACKOFF.maxMs },
     meter: { driver: 'simulated', seed: 1, eventRatePerHour: 0, nominalVoltageV: 230 },
     log: { level: 'info' },
+    telemetry: { intervalS: 60, outboxMaxBytes: 4 * 1024 * 1024 },
     ...overrides,
   };
 }

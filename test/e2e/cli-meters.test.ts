@@ -46,6 +46,8 @@ function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
     http: { host: '127.0.0.1', port: 0 },
     provisioning: { kind: 'prosodyctl', prosodyConfig: prosody.configFile },
     recovery: { queryConcurrency: 64, queryTimeoutMs: 2_000 },
+    acl: [],
+    groups: { concurrency: 64, timeoutMs: 10_000, maxRunningJobs: 8, retainJobs: 1000 },
     log: { level: 'info' },
     ...overrides,
   };

@@ -1,8 +1,11 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import xml from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../src/stack/start-stack.js';
 import { waitFor } from '../../src/stack/wait.js';
 import { getHistory, getJson, getMeter, waitForRecordedState } from './helpers/api.js';
 import { startTestStack } from './helpers/test-stack.js';
+import { connectUser } from './helpers/xmpp-user.js';
 
 // Prosody restarted under running meters and a running service: everybody reconnects with
 // backoff and the service ends with the right current state.
@@ -51,5 +54,36 @@ describe('an XMPP server restart', () => {
     expect(stats.counts.available).toBe(meters.length);
     // every agent is still the process we started: it reconnected, it did not crash
     for (const id of meters) expect(stack.agents.get(id)?.process?.running).toBe(true);
+  });
+});
+
+describe('an ACL change', () => {
+  it('takes the subscription away from someone removed from the ACL, on the next session', async () => {
+    const id = 'mtr-0003';
+    const operator = await connectUser(stack, 'operator', stack.operator.password);
+    try {
+      await operator.xmpp.send(xml('presence'));
+      await operator.xmpp.send(
+        xml('presence', { to: `${id}@${stack.prosody.domain}`, type: 'subscribe' }),
+      );
+      await operator.waitForStanza('the approval', (s) => s.attrs.type === 'subscribed');
+
+      const handle = stack.agents.get(id);
+      if (!handle?.process) throw new Error('agent not running');
+      await handle.process.stop();
+      const config = JSON.parse(readFileSync(handle.configFile, 'utf8')) as { acl: unknown[] };
+      config.acl = [];
+      writeFileSync(handle.configFile, JSON.stringify(config));
+      stack.startAgent(id);
+
+      const revoked = await operator.waitForStanza(
+        'the revocation',
+        (s) => s.attrs.type === 'unsubscribed' && String(s.attrs.from).startsWith(`${id}@`),
+        15_000,
+      );
+      expect(revoked.attrs.from).toBe(`${id}@${stack.prosody.domain}`);
+    } finally {
+      await operator.stop();
+    }
   });
 });

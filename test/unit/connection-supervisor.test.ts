@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { createBackoff } from '../../src/xmpp/backoff.js';
-import { type SupervisedEntity, superviseConnection } from '../../src/xmpp/connection-supervisor.js';
+import {
+  type SupervisedEntity,
+  superviseConnection,
+} from '../../src/xmpp/connection-supervisor.js';
 
 /** An xmpp.js-like entity whose connection attempts the test decides. */
 class FakeEntity extends EventEmitter {

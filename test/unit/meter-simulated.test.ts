@@ -495,7 +495,13 @@ describe('lifecycle', () => {
 describe('load limit (PROTOCOL §4 load-limit)', () => {
   it('keeps the import at or under the limit, and lifts it when cleared', () => {
     const clock = createManualClock(MIDNIGHT + 19 * HOUR); // evening peak
-    const meter = createSimulatedMeter({ meterId: 'm1', seed: 3, clock, eventRatePerHour: 0, pvPeakKw: 0 });
+    const meter = createSimulatedMeter({
+      meterId: 'm1',
+      seed: 3,
+      clock,
+      eventRatePerHour: 0,
+      pvPeakKw: 0,
+    });
     meter.start();
     const unlimited: number[] = [];
     for (let i = 0; i < 30; i++) {

@@ -106,7 +106,7 @@ describe('presence store', () => {
     expect(store.current('unknown')).toBeUndefined();
   });
 
-  it('serves history by time range, ascending, bounded', () => {
+  it('serves history by time range, ascending, bounded (the newest without since)', () => {
     for (let minute = 0; minute < 10; minute++) {
       const at = `2026-11-27T14:0${minute}:00.000Z`;
       store.record(change({ seq: minute + 1, receivedAt: at }));
@@ -115,8 +115,10 @@ describe('presence store', () => {
     const seqs = (range: { since?: string; until?: string; limit: number }) =>
       store.history('m-1', range).map((c) => c.seq);
     expect(seqs({ limit: 100 })).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(seqs({ limit: 3 })).toEqual([1, 2, 3]);
+    expect(seqs({ limit: 3 })).toEqual([8, 9, 10]);
     expect(seqs({ since: '2026-11-27T14:07:00.000Z', limit: 100 })).toEqual([8, 9, 10]);
+    expect(seqs({ since: '2026-11-27T14:02:00.000Z', limit: 2 })).toEqual([3, 4]);
+    expect(seqs({ until: '2026-11-27T14:05:00.000Z', limit: 2 })).toEqual([5, 6]);
     expect(seqs({ until: '2026-11-27T14:01:00.000Z', limit: 100 })).toEqual([1, 2]);
     expect(
       seqs({ since: '2026-11-27T14:03:00.000Z', until: '2026-11-27T14:04:00.000Z', limit: 100 }),
