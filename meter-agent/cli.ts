@@ -154,6 +154,8 @@ function formatStatus(report: unknown): string {
     reconnects: number;
     status: { state: string; seq: number; since: string; reason?: { code: string; text?: string } };
     lastSentSeq: number;
+    reportingIntervalS?: number;
+    outbox?: { items: number; bytes: number; droppedTotal: number };
   };
   const reason = r.status.reason ? ` (${r.status.reason.code}: ${r.status.reason.text ?? ''})` : '';
   return [
@@ -161,6 +163,7 @@ function formatStatus(report: unknown): string {
     `state        ${r.status.state}${reason}`,
     `seq          ${r.status.seq}  since ${r.status.since}  (last sent ${r.lastSentSeq})`,
     `connection   ${r.connected ? 'online' : 'offline'}, ${r.reconnects} reconnects`,
+    `data         every ${r.reportingIntervalS ?? '?'} s; outbox ${r.outbox?.items ?? 0} unacknowledged (${r.outbox?.bytes ?? 0} B), ${r.outbox?.droppedTotal ?? 0} readings dropped`,
     '',
   ].join('\n');
 }

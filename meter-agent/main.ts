@@ -208,6 +208,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
           lastSentSeq: announcer.lastSentSeq,
           condition: meter.condition(),
           registers: meter.readRegisters(),
+          reportingIntervalS: telemetry.reporting.intervalS,
+          // STYLE §9: the outbox is bounded and measured; a technician sees what waits.
+          outbox: { ...telemetry.outbox },
         };
       case 'inject': {
         if (!isSimulationInjection(request.name)) {

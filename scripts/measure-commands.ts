@@ -8,14 +8,14 @@ import { ensureProsodyInstalled } from '../src/harness/index.js';
 import { createRootLogger, silentLogger } from '../src/log.js';
 import { buildCommandRequest, parseCommandResponse } from '../src/protocol/adhoc.js';
 import { NS_COMMANDS, NS_PING } from '../src/protocol/namespaces.js';
-import { startStack } from '../src/stack/start-stack.js';
+import { meterIdFor, startStack } from '../src/stack/start-stack.js';
 import { waitFor } from '../src/stack/wait.js';
 import { summarize } from '../src/util/percentiles.js';
 import { createClient } from '../src/xmpp/create-client.js';
 import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
 
 // `npm run measure:commands`: (1) the round trip of an ad-hoc command (PROTOCOL §4, `read`,
-// one-shot submission) from an operator's client to one meter and back, beside the floor of an
+// one-shot submission) from an operator's client to a meter and back, beside the floor of an
 // XEP-0199 ping to the same meter through the same Prosody; (2) the time a group command over
 // N meters takes to return its summary (PROTOCOL §7), beside its floor: N sequential command
 // round trips divided by the service's concurrency.
@@ -83,13 +83,15 @@ async function main(): Promise<number> {
     operator.on('error', () => {});
     await operator.start();
     await awaitStreamManagement(operator);
-    const meter = `mtr-0001@${stack.prosody.domain}/agent`;
+    // Round-robin over the meters: each meter rate-limits every sender (10 at once, then 1/s),
+    // and a sample should measure the path, not the limiter.
+    const meterJid = (i: number) => `${meterIdFor(i % meterCount)}@${stack.prosody.domain}/agent`;
 
     const floor: number[] = [];
     const command: number[] = [];
     for (let i = 0; i < samples; i++) {
       let t0 = now();
-      await operator.iqCaller.get(xml('ping', { xmlns: NS_PING }), meter);
+      await operator.iqCaller.get(xml('ping', { xmlns: NS_PING }), meterJid(i));
       floor.push(now() - t0);
       t0 = now();
       const reply = await operator.iqCaller.set(
@@ -98,7 +100,7 @@ async function main(): Promise<number> {
           action: 'complete',
           form: { registers: [] },
         }),
-        meter,
+        meterJid(i),
       );
       command.push(now() - t0);
       const parsed = parseCommandResponse(reply?.attrs.xmlns === NS_COMMANDS ? reply : undefined);
@@ -156,7 +158,7 @@ async function main(): Promise<number> {
     };
     const f = result.floorPingRoundTripMs;
     process.stdout.write(`
-meters online: ${meterCount}; ${samples} samples against mtr-0001
+meters online: ${meterCount}; ${samples} samples, round-robin over the meters
 
                                               p50       p99       max   (ms)
 ad-hoc 'read' round trip (operator↔meter)  ${fmt(single.p50)}  ${fmt(single.p99)}  ${fmt(single.max)}

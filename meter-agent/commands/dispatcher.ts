@@ -91,8 +91,14 @@ export function createDispatcher(deps: {
   audit: AuditSink;
   logger: Logger;
   now: () => Date;
+  /**
+   * Senders the rate limit does not apply to: the presence service, which fans group commands
+   * out to thousands of meters and bounds that load itself (job cap, concurrency, timeouts).
+   */
+  rateExempt?: (bareJid: string) => boolean;
 }): Dispatcher {
   const { commands, acl, rateLimiter, modes, audit, logger, now } = deps;
+  const exempt = deps.rateExempt ?? (() => false);
   const byName = new Map(commands.map((c) => [c.name as string, c]));
   let markedRuns = 0;
 
@@ -126,7 +132,7 @@ export function createDispatcher(deps: {
     uncharged = false,
   ): DispatchOutcome => {
     // A refused form or cancel request costs its token after all (it made an audit entry).
-    if (uncharged) rateLimiter.take(bareJid(request.from));
+    if (uncharged && !exempt(bareJid(request.from))) rateLimiter.take(bareJid(request.from));
     const outcome: AuditOutcome =
       error.condition === 'internal-server-error' ? 'failed' : 'refused';
     record(request, outcome, error.message, error.condition);
@@ -158,7 +164,7 @@ export function createDispatcher(deps: {
     // 1. rate limit, per bare JID. A granted form or cancel costs nothing: a two-step command
     // is one command.
     const sender = bareJid(request.from);
-    const uncharged = request.stage !== 'run' && rateLimiter.peek(sender);
+    const uncharged = exempt(sender) || (request.stage !== 'run' && rateLimiter.peek(sender));
     const rate = uncharged
       ? { allowed: true as const, refusedBefore: 0 }
       : rateLimiter.take(sender);

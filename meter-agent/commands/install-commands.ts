@@ -59,6 +59,7 @@ export function installCommands(deps: {
     commands,
     acl,
     rateLimiter: createRateLimiter(deps.rateLimit ?? DEFAULT_COMMAND_RATE_LIMIT),
+    rateExempt: (jid) => jid === deps.serviceJid.toLowerCase(),
     modes,
     audit,
     logger,

@@ -279,6 +279,12 @@ describe('rate limit (per bare JID)', () => {
     expect(f.audit[3]?.detail).toBe('too many commands; try again in 1 s');
   });
 
+  it('does not limit the presence service, which bounds its own fan-out', async () => {
+    f = commandFixture({ rateLimit: { burst: 2, refillPerS: 1, maxSenders: 16 } });
+    for (let i = 0; i < 10; i += 1) expect((await run(JIDS.service, 'read')).ok).toBe(true);
+    expect((await run(JIDS.viewer, 'read')).ok).toBe(true);
+  });
+
   it('lets a granted form stage cost nothing, and a refused one its token', async () => {
     f = commandFixture({ rateLimit: { burst: 2, refillPerS: 1, maxSenders: 16 } });
     for (let i = 0; i < 5; i += 1)

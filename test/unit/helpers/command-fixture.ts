@@ -114,6 +114,7 @@ export function commandFixture(
     audit: { record: (entry) => audit.push(entry) },
     logger: silentLogger(),
     now,
+    rateExempt: (jid) => jid === JIDS.service,
   });
   return {
     dispatcher,
