@@ -1,6 +1,11 @@
 import { z } from 'zod';
+import {
+  aclSchema,
+  domainSchema,
+  logSchema,
+  refuseMetersDomainInAcl,
+} from '../src/config/common-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { ROLES } from '../src/protocol/commands.js';
 import { meterIdSchema } from '../src/protocol/meter-id.js';
 import { TOKEN_PATTERN } from '../src/protocol/meter-status.js';
 
@@ -9,25 +14,11 @@ import { TOKEN_PATTERN } from '../src/protocol/meter-status.js';
 // PROTOCOL §2 roles are the contract's (src/protocol/commands.ts); re-exported for agent code.
 export { ROLES, type Role } from '../src/protocol/commands.js';
 
-const aclEntrySchema = z
-  .object({
-    /** A bare JID (alice@grid.example) or a whole domain (grid.example). */
-    jid: z
-      .string()
-      .min(1)
-      .refine((v) => !v.includes('/'), 'ACL entries are bare JIDs or domains, without a resource'),
-    role: z.enum(ROLES),
-  })
-  .strict();
-
 export const agentConfigSchema = z
   .object({
     meterId: meterIdSchema,
     /** The XMPP domain, e.g. grid.example (compared case-insensitively, so kept lower case). */
-    domain: z
-      .string()
-      .min(1)
-      .transform((d) => d.toLowerCase()),
+    domain: domainSchema,
     /** The IED kind announced in presence (PROTOCOL §1 kind). */
     kind: z
       .string()
@@ -49,7 +40,7 @@ export const agentConfigSchema = z
     /** The presence service's JID; defaults to presence.<domain> (PROTOCOL "Names"). */
     service: z.string().optional(),
     /** PROTOCOL §2: who may subscribe and command; the service is always at least operator. */
-    acl: z.array(aclEntrySchema).default([]),
+    acl: aclSchema,
     /** Where the agent keeps its presence seq and control socket; must be writable. */
     dataDir: z.string().min(1),
     reconnect: z
@@ -92,27 +83,12 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ intervalS: 60, outboxMaxBytes: 4 * 1024 * 1024 }),
-    log: z
-      .object({
-        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-      })
-      .strict()
-      .default({ level: 'info' }),
+    log: logSchema,
   })
   .strict()
-  .superRefine((config, ctx) => {
-    // PROTOCOL "Names": meters never see each other. A domain entry for the meters' own domain
-    // would let every meter on it subscribe to every other.
-    config.acl.forEach((entry, index) => {
-      if (entry.jid.toLowerCase() === config.domain) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['acl', index, 'jid'],
-          message: `the meters' own domain would let every meter see every other; list operators' JIDs (alice@${config.domain}) or their own domain instead`,
-        });
-      }
-    });
-  });
+  .superRefine((config, ctx) =>
+    refuseMetersDomainInAcl(config, ctx, 'every meter see every other'),
+  );
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 

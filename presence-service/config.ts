@@ -1,7 +1,12 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import {
+  aclSchema,
+  domainSchema,
+  logSchema,
+  refuseMetersDomainInAcl,
+} from '../src/config/common-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { ROLES } from '../src/protocol/commands.js';
 
 // STYLE §6: the presence service's one config schema; units in the key names.
 
@@ -9,17 +14,6 @@ const backoffSchema = z.object({
   backoffBaseMs: z.number().int().min(10).default(500),
   backoffMaxMs: z.number().int().min(100).default(30_000),
 });
-
-/** PROTOCOL §2, as the agent reads it: a bare JID or a whole domain, and a role. */
-const aclEntrySchema = z
-  .object({
-    jid: z
-      .string()
-      .min(1)
-      .refine((v) => !v.includes('/'), 'ACL entries are bare JIDs or domains, without a resource'),
-    role: z.enum(ROLES),
-  })
-  .strict();
 
 const GROUP_DEFAULTS = {
   concurrency: 64,
@@ -31,10 +25,7 @@ const GROUP_DEFAULTS = {
 export const serviceConfigSchema = z
   .object({
     /** The XMPP domain the meters live on, e.g. grid.example. */
-    domain: z
-      .string()
-      .min(1)
-      .transform((d) => d.toLowerCase()),
+    domain: domainSchema,
     component: z
       .object({
         /** Loopback or a private interface only (PROTOCOL §8): the component link is plain text. */
@@ -86,7 +77,7 @@ export const serviceConfigSchema = z
      * PROTOCOL §2 and §7: who may command groups. The service forwards group commands to the
      * meters as itself (an operator to them), so it enforces the sender's role here.
      */
-    acl: z.array(aclEntrySchema).default([]),
+    acl: aclSchema,
     /** PROTOCOL §7 group commands. */
     groups: z
       .object({
@@ -101,27 +92,10 @@ export const serviceConfigSchema = z
       })
       .strict()
       .default(GROUP_DEFAULTS),
-    log: z
-      .object({
-        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-      })
-      .strict()
-      .default({ level: 'info' }),
+    log: logSchema,
   })
   .strict()
-  .superRefine((config, ctx) => {
-    // As in the agent's ACL: the meters' own domain would hand every meter a role here, i.e. a
-    // meter could operate every other meter through its groups.
-    config.acl.forEach((entry, index) => {
-      if (entry.jid.toLowerCase() === config.domain) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['acl', index, 'jid'],
-          message: `the meters' own domain would let every meter command groups; list operators' JIDs (alice@${config.domain}) or their own domain instead`,
-        });
-      }
-    });
-  });
+  .superRefine((config, ctx) => refuseMetersDomainInAcl(config, ctx, 'every meter command groups'));
 
 /** IP literals must be loopback or private (RFC 1918, RFC 4193); names are resolved by the OS. */
 function isPrivateOrName(host: string): boolean {
