@@ -7,6 +7,7 @@ import {
   refuseMetersDomainInAcl,
 } from '../src/config/common-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
+import { METER_ID_PATTERN } from '../src/protocol/index.js';
 
 // STYLE §6: the presence service's one config schema; units in the key names.
 
@@ -21,6 +22,31 @@ const GROUP_DEFAULTS = {
   maxRunningJobs: 8,
   retainJobs: 1000,
 };
+
+/** A meter's demand-response priority when the rule names none: lower is shed first. */
+export const DEFAULT_DR_PRIORITY = 100;
+
+/** One demand-response rule (docs/demand-response.md): a group's import limit and how to hold it. */
+const demandResponseRuleSchema = z
+  .object({
+    /** The group (PROTOCOL §7) whose summed import is limited. */
+    group: z.string().regex(METER_ID_PATTERN, 'must be a group name like feeder-1'),
+    /** The group's import limit: the sum of the members' `1-0:1.7.0`. */
+    limitKw: z.number().positive(),
+    /** How long the total must stay over the limit before meters are shed. */
+    holdS: z.number().min(0).max(86_400).default(60),
+    /** Release needs the total below limit minus this; default 10 % of the limit. */
+    releaseMarginKw: z.number().min(0).optional(),
+    /** How long the total must stay below limit minus margin before every meter is released. */
+    releaseHoldS: z.number().min(0).max(86_400).default(120),
+    /** The load limit (PROTOCOL §4 load-limit `limit-kw`) put on a shed meter. */
+    shedLimitKw: z.number().positive().max(10_000).default(1),
+    /** The load limit's `duration-min`; renewed before it runs out while the event lasts. */
+    shedDurationMin: z.number().int().min(1).max(1440).default(60),
+    /** meterId → priority; lower is shed first; default 100. */
+    priorities: z.record(z.string(), z.number()).default({}),
+  })
+  .strict();
 
 export const serviceConfigSchema = z
   .object({
@@ -92,6 +118,21 @@ export const serviceConfigSchema = z
       })
       .strict()
       .default(GROUP_DEFAULTS),
+    /** Demand response: keep each rule's group under its import limit by shedding meters. */
+    demandResponse: z
+      .object({
+        rules: z
+          .array(demandResponseRuleSchema)
+          .default([])
+          .refine(
+            (rules) => new Set(rules.map((r) => r.group)).size === rules.length,
+            'one rule per group',
+          ),
+        /** Seconds between evaluations of every rule. */
+        evaluateEveryS: z.number().min(0.1).max(3600).default(5),
+      })
+      .strict()
+      .default({ rules: [], evaluateEveryS: 5 }),
     log: logSchema,
   })
   .strict()
@@ -106,6 +147,7 @@ function isPrivateOrName(host: string): boolean {
 }
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+export type DemandResponseRuleConfig = ServiceConfig['demandResponse']['rules'][number];
 
 export const SERVICE_ENV_KEYS: Record<string, string> = {
   GP_DOMAIN: 'domain',

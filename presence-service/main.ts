@@ -9,6 +9,8 @@ import { createDataRecorder } from './data/data-recorder.js';
 import { createDataStore } from './data/data-store.js';
 import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
+import { createDemandResponseService } from './power/demand-response-service.js';
+import { createDrStore } from './power/dr-store.js';
 import { createChangeBus } from './presence/change-bus.js';
 import { createPresenceRecorder } from './presence/presence-recorder.js';
 import { recoverCurrentStates } from './presence/recovery.js';
@@ -143,10 +145,11 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   const directory = createGroupDirectory({ db });
   const jobs = createJobStore({ db, retainJobs: config.groups.retainJobs });
   jobs.interruptRunning(new Date().toISOString());
+  const runCommand = createCommandClient({ xmpp, componentJid, domain: config.domain });
   const groupCommands = createGroupCommands({
     groups: directory,
     jobs,
-    run: createCommandClient({ xmpp, componentJid, domain: config.domain }),
+    run: runCommand,
     concurrency: config.groups.concurrency,
     timeoutMs: config.groups.timeoutMs,
     maxRunningJobs: config.groups.maxRunningJobs,
@@ -164,6 +167,20 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     logger: log('groups'),
   });
 
+  // Demand response (docs/demand-response.md): each rule keeps its group's import under a limit.
+  const drStore = createDrStore({ db });
+  const demandResponse = createDemandResponseService({
+    rules: config.demandResponse.rules,
+    evaluateEveryS: config.demandResponse.evaluateEveryS,
+    readings: data,
+    store: drStore,
+    run: runCommand,
+    concurrency: config.groups.concurrency,
+    timeoutMs: config.groups.timeoutMs,
+    logger: log('demand-response'),
+  });
+  demandResponse.start();
+
   // Meters added by `presence-service meters add|import` (another process) get subscribed.
   const stopWatching = watchForeignCommits(db, () => {
     if (xmppState !== 'online') return;
@@ -177,6 +194,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     store,
     data,
     groups: { directory, commands: groupCommands, jobs },
+    demandResponse: { service: demandResponse, store: drStore },
     bus,
     logger: log('http'),
     health: () => ({ xmpp: xmppState }),
@@ -192,6 +210,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       keepAlive.stop();
       groupChat.stop();
       groupCommands.stop();
+      demandResponse.stop();
       await http.close();
       await connection.supervisor.stop();
       db.close();

@@ -58,6 +58,15 @@ export interface DataRange {
   limit: number;
 }
 
+/** A group member's newest reading (by the meter's ts) and when the one before it was taken. */
+export interface LatestReading {
+  meterId: string;
+  /** Null when the meter has no reading. */
+  ts: string | null;
+  previousTs: string | null;
+  values: Array<{ id: string; value: string; unit: string }>;
+}
+
 export interface DataStore {
   record(meterId: string, item: DataItem, meta: ArrivalMeta): RecordResult;
   /** The highest data seq stored for the meter; 0 if none. */
@@ -66,6 +75,8 @@ export interface DataStore {
   readings(meterId: string, range: DataRange): ReadingView[];
   events(meterId: string, range: DataRange): EventView[];
   audit(meterId: string, range: DataRange): AuditView[];
+  /** Every member of the group with its newest reading; members sorted by id. */
+  latestReadings(group: string): LatestReading[];
 }
 
 const TABLES = { reading: 'readings', event: 'meter_events', audit: 'audit_entries' } as const;
@@ -114,6 +125,18 @@ export function createDataStore({ db }: { db: Database }): DataStore {
         OR EXISTS (SELECT 1 FROM meter_events WHERE meter_id = @meterId)
         OR EXISTS (SELECT 1 FROM audit_entries WHERE meter_id = @meterId)`)
     .pluck();
+
+  // Two index seeks per member on readings_by_time (meter_id, ts, seq), newest first: the cost
+  // grows with the group, not with the history.
+  const selectLatest = db.prepare(`
+    SELECT g.meter_id AS meterId, r.ts AS ts, r.values_json AS valuesJson,
+      (SELECT p.ts FROM readings p WHERE p.meter_id = g.meter_id AND p.ts < r.ts
+        ORDER BY p.ts DESC LIMIT 1) AS previousTs
+    FROM meter_groups g
+    LEFT JOIN readings r ON r.id = (SELECT l.id FROM readings l WHERE l.meter_id = g.meter_id
+      ORDER BY l.ts DESC, l.seq DESC LIMIT 1)
+    WHERE g.group_name = ?
+    ORDER BY g.meter_id`);
 
   // Four shapes of range per kind, prepared on first use.
   const rangeQueries = new Map<string, ReturnType<Database['prepare']>>();
@@ -220,6 +243,27 @@ export function createDataStore({ db }: { db: Database }): DataStore {
       return select<ItemRow & Omit<EventView, keyof ItemView>>('event', meterId, range).map(
         (row) => ({ ...row, ...itemView(row) }),
       );
+    },
+
+    latestReadings(group) {
+      const rows = selectLatest.all(group) as Array<{
+        meterId: string;
+        ts: string | null;
+        previousTs: string | null;
+        valuesJson: string | null;
+      }>;
+      return rows.map(({ valuesJson, ...row }) => ({
+        ...row,
+        values: valuesJson
+          ? (JSON.parse(valuesJson) as Array<[string, string, string]>).map(
+              ([id, value, unit]) => ({
+                id,
+                value,
+                unit,
+              }),
+            )
+          : [],
+      }));
     },
 
     audit(meterId, range) {

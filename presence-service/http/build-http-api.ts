@@ -6,6 +6,10 @@ import type { MeterRegistry } from '../store/meter-registry.js';
 import type { PresenceStore } from '../store/presence-store.js';
 import { installErrorHandlers } from './api-errors.js';
 import { registerDataRoutes } from './data-routes.js';
+import {
+  type DemandResponseRoutesDeps,
+  registerDemandResponseRoutes,
+} from './demand-response-routes.js';
 import { type EventStreamOptions, registerEventsRoute } from './events-route.js';
 import { type GroupsRoutesDeps, registerGroupsRoutes } from './groups-routes.js';
 import { type HealthSource, registerHealthRoutes } from './health-route.js';
@@ -22,6 +26,8 @@ export interface HttpApiDeps {
   data?: DataStore;
   /** PROTOCOL §7 groups, group commands and their jobs; without it, no group routes. */
   groups?: Omit<GroupsRoutesDeps, 'registry'>;
+  /** Demand response's rules, events and limits; without it, no demand-response routes. */
+  demandResponse?: DemandResponseRoutesDeps;
   bus: ChangeBus;
   /** The module's child logger (`{ module: 'http' }`), made by the composition root. */
   logger: Logger;
@@ -44,6 +50,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   registerMetersRoutes(app, { registry: deps.registry, store: deps.store });
   if (deps.data) registerDataRoutes(app, { registry: deps.registry, data: deps.data });
   if (deps.groups) registerGroupsRoutes(app, { registry: deps.registry, ...deps.groups });
+  if (deps.demandResponse) registerDemandResponseRoutes(app, deps.demandResponse);
   registerEventsRoute(app, { store: deps.store, bus: deps.bus, options: deps.events });
   registerHealthRoutes(app, { registry: deps.registry, store: deps.store, health: deps.health });
   return app;

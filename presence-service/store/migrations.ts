@@ -165,4 +165,48 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, meter_id)
   ) WITHOUT ROWID;
   `,
+
+  // 4: demand response (docs/demand-response.md). One row per event (a group over its limit,
+  // from the first shed to the release), one per decision with the reason and, for a command
+  // (shed, release), the meter's answer: 'pending' until it comes, 'interrupted' if the service
+  // stopped first. Decisions outside an event (a limit change) have no event_id. dr_limits
+  // holds the limits operators set at run time, with the config limit each one replaced: a new
+  // limit in the config file wins over an old override.
+  `
+  CREATE TABLE dr_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_name TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at   TEXT,
+    peak_kw    REAL NOT NULL,
+    limit_kw   REAL NOT NULL
+  );
+  CREATE INDEX dr_events_by_group ON dr_events (group_name, id);
+  CREATE INDEX dr_events_open ON dr_events (id) WHERE ended_at IS NULL;
+
+  CREATE TABLE dr_decisions (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   INTEGER REFERENCES dr_events (id) ON DELETE CASCADE,
+    group_name TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN
+      ('event-start', 'shed', 'still-over', 'release', 'event-end', 'limit-change')),
+    meter_id   TEXT,
+    reason     TEXT NOT NULL,
+    outcome    TEXT CHECK (outcome IN
+      ('pending', 'ok', 'error', 'timeout', 'offline', 'interrupted')),
+    -- The stanza error condition and text, or the meter's note.
+    detail     TEXT
+  );
+  CREATE INDEX dr_decisions_by_event ON dr_decisions (event_id, id);
+  CREATE INDEX dr_decisions_pending ON dr_decisions (id) WHERE outcome = 'pending';
+
+  CREATE TABLE dr_limits (
+    group_name      TEXT PRIMARY KEY NOT NULL,
+    limit_kw        REAL NOT NULL,
+    config_limit_kw REAL NOT NULL,
+    changed_at      TEXT NOT NULL,
+    changed_by      TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

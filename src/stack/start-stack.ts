@@ -35,6 +35,7 @@ export interface StackOptions {
   service?: {
     acl?: ServiceConfig['acl'];
     groups?: Partial<ServiceConfig['groups']>;
+    demandResponse?: ServiceConfig['demandResponse'];
   };
   logger: Logger;
 }
@@ -150,6 +151,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         retainJobs: 1000,
         ...options.service?.groups,
       },
+      demandResponse: options.service?.demandResponse ?? { rules: [], evaluateEveryS: 5 },
       log: { level: (options.serviceLogLevel ?? 'info') as ServiceConfig['log']['level'] },
     };
     writePrivateJson(serviceConfigFile, serviceConfig);

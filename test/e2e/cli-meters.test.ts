@@ -48,6 +48,7 @@ function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
     recovery: { queryConcurrency: 64, queryTimeoutMs: 2_000 },
     acl: [],
     groups: { concurrency: 64, timeoutMs: 10_000, maxRunningJobs: 8, retainJobs: 1000 },
+    demandResponse: { rules: [], evaluateEveryS: 5 },
     log: { level: 'info' },
     ...overrides,
   };
