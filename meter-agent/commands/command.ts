@@ -14,7 +14,8 @@ export {
 } from '../../src/protocol/commands.js';
 
 /** The two front doors (PROTOCOL §4 ad-hoc, §5 chat). */
-export type CommandDoor = 'adhoc' | 'chat';
+/** `iq`: the register query, a plain IQ get for programs (answered by the `read` command). */
+export type CommandDoor = 'adhoc' | 'chat' | 'iq';
 
 /** XEP-0004 §3.3 field types we use (defined with the data-forms codec). */
 export type FieldType = DataFormFieldType;
@@ -45,6 +46,8 @@ export interface CommandResult {
   fields: ResultField[];
   /** The same result for a chat window: short plain text. */
   text: string;
+  /** The registers as values, for programs (the register query's answer). */
+  registers?: ReadonlyArray<{ id: string; value: string; unit: string }>;
 }
 
 /** Who asks, through which door. */

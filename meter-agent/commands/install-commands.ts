@@ -14,6 +14,7 @@ import type { ReportingControl } from '../telemetry/start-telemetry.js';
 import { answerAdhocCommands } from '../xmpp/adhoc-handler.js';
 import { answerChatCommands } from '../xmpp/chat-handler.js';
 import type { CommandCatalog } from '../xmpp/disco-handler.js';
+import { answerRegisterQueries } from '../xmpp/register-query-handler.js';
 import { createAdhocSessions, DEFAULT_SESSION_SETTINGS } from './adhoc-sessions.js';
 import { createCommandCatalogue } from './catalogue.js';
 import { createDispatcher } from './dispatcher.js';
@@ -65,6 +66,7 @@ export function installCommands(deps: {
     logger,
     now,
   });
+  answerRegisterQueries({ xmpp, dispatcher, now, logger: logger.child({ door: 'iq' }) });
   answerAdhocCommands({
     xmpp,
     dispatcher,

@@ -20,6 +20,8 @@ export function createReadCommand(deps: { meter: MeterModel }): CommandDefinitio
     node: commandNode('read'),
     label: 'Read registers',
     role: 'viewer',
+    // Also the register query (an IQ get for programs), through the same checks and audit.
+    doors: ['adhoc', 'chat', 'iq'],
     form: () => ({
       title: 'Read registers',
       instructions: 'Choose the registers to read; choose none to read them all.',
@@ -52,6 +54,7 @@ export function createReadCommand(deps: { meter: MeterModel }): CommandDefinitio
         title: 'Registers',
         fields: values.map(registerField),
         text: values.map(registerLine).join('\n'),
+        registers: values,
       };
     },
   };

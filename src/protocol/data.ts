@@ -395,3 +395,35 @@ function definedAttrs(attrs: Record<string, string | undefined>): Record<string,
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
+
+// The register query (issue 3 "machine interfaces"): an IQ get of the current registers,
+// answered with a <reading/> like PROTOCOL §6's but without a data seq (it is not part of the
+// data stream, so it is neither deduplicated nor replayed).
+//   <iq type='get'><reading xmlns='urn:gridpresence:data:1'><v id='1-0:1.8.0'/></reading></iq>
+// No <v/> children asks for every register.
+
+/** The register ids asked for (empty: all). Never throws. */
+export function parseRegisterQuery(element: Element): Parsed<string[]> {
+  if (element.name !== 'reading' || element.attrs.xmlns !== NS_DATA) {
+    return fail(`expected <reading xmlns='${NS_DATA}'>`);
+  }
+  const ids: string[] = [];
+  for (const [index, v] of element.getChildren('v').entries()) {
+    const id = String(v.attrs.id ?? '');
+    if (!OBIS_ID.test(id))
+      return fail(`reading/v[${index + 1}]/@id must be an OBIS id like 1-0:1.8.0`);
+    ids.push(id);
+  }
+  if (ids.length > DATA_LIMITS.valuesPerReading) {
+    return fail(`at most ${DATA_LIMITS.valuesPerReading} registers`);
+  }
+  return ok(ids);
+}
+
+export function buildRegisterAnswer(answer: { ts: string; values: readonly DataValue[] }): Element {
+  return xml(
+    'reading',
+    { xmlns: NS_DATA, ts: answer.ts },
+    ...answer.values.map((v) => xml('v', { id: v.id, value: v.value, unit: v.unit })),
+  );
+}

@@ -9,6 +9,7 @@ import {
   type AdhocResponse,
   buildCommandRequest,
   NS_COMMANDS,
+  NS_DATA,
   NS_DISCO_ITEMS,
   parseCommandResponse,
 } from '../../src/protocol/index.js';
@@ -159,6 +160,34 @@ const SUBMISSIONS: Record<string, Record<string, string[]>> = {
   maintenance: { enable: ['false'] },
   reporting: { 'interval-s': ['60'] },
 };
+
+describe('the register query (an IQ get for programs)', () => {
+  const query = (user: XmppUser, ids: string[] = []) =>
+    user.xmpp.iqCaller.get(
+      xml('reading', { xmlns: NS_DATA }, ...ids.map((id) => xml('v', { id }))),
+      meterJid,
+    );
+
+  it('answers a viewer with the current values, as a <reading/> without a data seq', async () => {
+    const reading = await query(viewer, ['1-0:1.8.0', '1-0:32.7.0']);
+    const values = reading.getChildren('v').map((v: Element) => [v.attrs.id, v.attrs.unit]);
+    expect(values).toEqual([
+      ['1-0:1.8.0', 'kWh'],
+      ['1-0:32.7.0', 'V'],
+    ]);
+    expect(Number(reading.getChildren('v')[0]?.attrs.value)).toBeGreaterThan(0);
+    expect(reading.attrs.seq).toBeUndefined();
+    expect((await query(viewer)).getChildren('v').length).toBeGreaterThanOrEqual(17);
+    expect(auditLog().at(-1)).toMatchObject({ via: 'iq', command: 'read', outcome: 'ok' });
+  });
+
+  it('refuses a bad register id and a stranger', async () => {
+    await expect(query(viewer, ['9-9:nonsense'])).rejects.toMatchObject({
+      condition: 'bad-request',
+    });
+    await expect(query(stranger)).rejects.toMatchObject({ condition: 'forbidden' });
+  });
+});
 
 describe('ad-hoc commands (PROTOCOL §4, XEP-0050)', () => {
   it('lists the commands by disco#items', async () => {
