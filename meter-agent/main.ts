@@ -122,7 +122,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     audit: {
       record(entry) {
         auditTrail.record(entry);
-        telemetry.sendAudit(entry);
+        // Strangers' refusals stay in the local file (rotated, bounded): reporting them would
+        // let anyone fill the outbox and push buffered readings out of it.
+        if (entry.outcome === 'ok' || acl.allows(entry.from, 'viewer')) telemetry.sendAudit(entry);
       },
     },
     logger: log('commands'),

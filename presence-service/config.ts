@@ -77,7 +77,17 @@ export const serviceConfigSchema = z
       }),
     http: z
       .object({
-        host: z.string().default('127.0.0.1'),
+        /**
+         * Loopback only until the API authenticates its callers (the dashboard issue): anyone
+         * who reaches it may run group commands and change demand-response limits.
+         */
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .refine(
+            (h) => h === 'localhost' || h === '::1' || h.startsWith('127.'),
+            'the HTTP API has no authentication yet: it listens on loopback only (127.0.0.1, ::1)',
+          ),
         port: z.coerce.number().int().min(0).max(65535).default(8080),
       })
       .strict()

@@ -350,6 +350,32 @@ describe('roles and strangers (PROTOCOL §2)', () => {
     ]);
   });
 
+  it('reports the audit trail to the service, without strangers’ refusals', async () => {
+    const domain = stack.prosody.domain;
+    const served = await waitFor(
+      'the audit entries at the service',
+      async () => {
+        const res = await fetch(
+          `${stack.apiUrl}/api/meters/${METER}/audit?since=2000-01-01T00:00:00Z&limit=1000`,
+        );
+        const body = (await res.json()) as {
+          audit: Array<{ from: string; command: string; outcome: string }>;
+        };
+        const relays = body.audit.filter((e) => e.command === 'relay' && e.outcome === 'ok');
+        return relays.length >= 3 ? body.audit : undefined;
+      },
+      10_000,
+      100,
+    );
+    const who = new Set(served.map((e) => e.from.split('/')[0]));
+    expect(who).toContain(`operator2@${domain}`);
+    expect(
+      served.some((e) => e.from.startsWith(`viewer@${domain}`) && e.outcome === 'refused'),
+    ).toBe(true);
+    // kept in the meter's own file, but not sent: anyone could otherwise fill the outbox
+    expect(who).not.toContain(`stranger@${domain}`);
+  });
+
   it('answers a flood with wait/resource-constraint', async () => {
     const answers = await Promise.all(
       Array.from({ length: 14 }, () => adhoc(viewer, { node: node('read'), action: 'complete' })),
