@@ -87,6 +87,7 @@ export function createGroupCommands(deps: {
   const maxRunningJobs = deps.maxRunningJobs ?? GROUP_DEFAULTS.maxRunningJobs;
   const now = deps.now ?? (() => new Date());
   let running = 0;
+  const runningBy = new Map<string, number>();
   let stopped = false;
 
   /** A store failure is logged, never thrown into a fan-out (the meters already acted). */
@@ -106,6 +107,15 @@ export function createGroupCommands(deps: {
       }
       const members = groups.members(group);
       if (members.length === 0) throw unknownGroup(group);
+      // One job at a time per requester, so one sender cannot fill every slot (an operator's
+      // `relay close` must not find the service busy with a viewer's loop of reads).
+      const requester = requestedBy.split('/')[0] ?? requestedBy;
+      if ((runningBy.get(requester) ?? 0) >= 1) {
+        throw new GridpresenceError(
+          ERROR_CODES.GROUP_BUSY,
+          'your previous group command is still running; send this one when it has finished',
+        );
+      }
       if (running >= maxRunningJobs) {
         throw new GridpresenceError(
           ERROR_CODES.GROUP_BUSY,
@@ -122,6 +132,7 @@ export function createGroupCommands(deps: {
         createdAt: now().toISOString(),
       });
       running += 1;
+      runningBy.set(requester, (runningBy.get(requester) ?? 0) + 1);
       const log = logger.child({ jobId, group, command });
       log.info({ members: members.length, requestedBy, via }, 'group command started');
       const done = fanOut({
@@ -143,6 +154,9 @@ export function createGroupCommands(deps: {
         })
         .finally(() => {
           running -= 1;
+          const left = (runningBy.get(requester) ?? 1) - 1;
+          if (left > 0) runningBy.set(requester, left);
+          else runningBy.delete(requester);
         });
       return { jobId, members, done };
     },

@@ -161,10 +161,14 @@ describe('group commands', () => {
     const runner = manualRunner();
     // a short deadline: the last job started below is left to time out
     const commands = make(runner.run, { concurrency: 64, timeoutMs: 300 });
-    const first = commands.start('feeder-1', 'read', {}, 'x', 'chat');
-    commands.start('feeder-1', 'pq', {}, 'x', 'chat');
+    const first = commands.start('feeder-1', 'read', {}, 'a@grid.example/one', 'chat');
+    // one job at a time per requester, whatever its resource
+    expect(() => commands.start('feeder-1', 'pq', {}, 'a@grid.example/two', 'chat')).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.GROUP_BUSY }),
+    );
+    commands.start('feeder-1', 'pq', {}, 'b@grid.example/one', 'chat');
     expect(commands.running()).toBe(2);
-    expect(() => commands.start('feeder-1', 'read', {}, 'x', 'chat')).toThrow(
+    expect(() => commands.start('feeder-1', 'read', {}, 'c@grid.example', 'chat')).toThrow(
       expect.objectContaining({ code: ERROR_CODES.GROUP_BUSY }),
     );
     await tick();
@@ -176,7 +180,7 @@ describe('group commands', () => {
     await first.done;
     await tick();
     expect(commands.running()).toBe(0);
-    commands.start('feeder-1', 'read', {}, 'x', 'chat');
+    commands.start('feeder-1', 'read', {}, 'a@grid.example/one', 'chat');
     expect(commands.running()).toBe(1);
   });
 
