@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-error.js';
+import { runUntilSignal } from '../src/cli/run-until-signal.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
 import { loadAgentConfig } from './config.js';
@@ -117,31 +118,14 @@ function parse(argv: string[]) {
 
 async function run(config: ReturnType<typeof loadAgentConfig>): Promise<number> {
   const logger = createRootLogger({ name: PROGRAM, level: config.log.level });
-  const agent = await startAgent(config, logger);
-  const onSignal = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    void agent.stop();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const code = await agent.exited;
-  // The log line is for journald; a person at a terminal gets it in plain words too.
-  if (agent.failure) reportCliError(PROGRAM, agent.failure);
-  return code;
+  return runUntilSignal(PROGRAM, logger, await startAgent(config, logger));
 }
 
 async function fleet(configDir: string): Promise<number> {
   const configs = findFleetConfigs(configDir);
   if (configs.length === 0) return usageError(PROGRAM, `no */config.json below ${configDir}`);
   const logger = createRootLogger({ name: PROGRAM, level: process.env.LOG_LEVEL ?? 'info' });
-  const running = await startFleet(configs, logger);
-  const onSignal = (signal: string) => {
-    logger.info({ signal }, 'shutting down the fleet');
-    void running.stop();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return running.exited;
+  return runUntilSignal(PROGRAM, logger, await startFleet(configs, logger));
 }
 
 function formatStatus(report: unknown): string {

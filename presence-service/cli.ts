@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-error.js';
+import { runUntilSignal } from '../src/cli/run-until-signal.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
 import { type GroupsCommandDeps, runGroupsCommand } from './cli/groups-command.js';
@@ -62,17 +63,7 @@ async function main(argv: string[]): Promise<number> {
   if (command !== 'run') return usageError(PROGRAM, `unknown command '${command}'`);
   const config = loadServiceConfig(values.config ?? process.env.GP_SERVICE_CONFIG);
   const logger = createRootLogger({ name: PROGRAM, level: config.log.level });
-  const service = await startService(config, logger);
-  const onSignal = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    void service.stop();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const code = await service.exited;
-  // The log line is for journald; a person at a terminal gets it in plain words too.
-  if (service.failure) reportCliError(PROGRAM, service.failure);
-  return code;
+  return runUntilSignal(PROGRAM, logger, await startService(config, logger));
 }
 
 /** A sub-command's arguments; the config comes from --config before or after it. */
