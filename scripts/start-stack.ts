@@ -49,11 +49,15 @@ async function main(): Promise<number> {
       return 2;
     }
   }
+  // Each program's structured logs go to data/logs/; here only warnings and plain progress.
   const logger = createRootLogger({
     name: 'gridpresence-stack',
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: process.env.LOG_LEVEL ?? 'warn',
   });
   await ensureProsodyInstalled(logger);
+  process.stdout.write(
+    `Starting Prosody, the presence service and ${meterCount} simulated meters…\n`,
+  );
   const stack = await startStack({
     dataDir: values['data-dir'] as string,
     meterCount,
@@ -64,6 +68,8 @@ async function main(): Promise<number> {
       http: xmppPort + 58,
       api: apiPort,
     },
+    // A demo should show data soon: a reading every 10 s (the agent's default is 60 s).
+    agentConfig: { telemetry: { intervalS: 10 } },
     logger,
   });
   for (const meterId of stack.agents.keys()) stack.startAgent(meterId);
