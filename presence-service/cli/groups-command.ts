@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../../src/errors.js';
 import { isMeterId, METER_STATES } from '../../src/protocol/index.js';
 import { unknownGroup } from '../groups/group-commands.js';
 import { meterView } from '../http/meter-view.js';
 import type { GroupDirectory } from '../store/group-directory.js';
 import type { MeterRegistry, MeterWithState } from '../store/meter-registry.js';
+import { parseSubcommand, runSubcommands, UsageError } from './subcommands.js';
 import { table } from './table.js';
 
 // `presence-service groups …`: PROTOCOL §7 group memberships, edited in the registry from the
@@ -20,7 +20,6 @@ export interface GroupsCommandDeps {
 }
 
 const PROGRAM = 'presence-service groups';
-const BAD_INPUT = EXIT.CONFIG;
 
 const HELP: Record<string, string> = {
   groups: `Usage: ${PROGRAM} <list|show|add|remove> [options]
@@ -51,40 +50,19 @@ registered ('presence-service meters list'); if one is not, nothing changes.`,
 Takes the meters out of the group; a meter that was not in it is named and skipped.`,
 };
 
-class UsageError extends Error {
-  constructor(
-    readonly command: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type Handler = (args: string[], deps: GroupsCommandDeps) => number;
 const COMMANDS: Record<string, Handler> = { list, show, add, remove };
 
-export async function runGroupsCommand(argv: string[], deps: GroupsCommandDeps): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' && args[0] && HELP[args[0]] ? args[0] : 'groups';
-    deps.out(HELP[topic] as string);
-    return EXIT.OK;
-  }
-  const handler = COMMANDS[name];
-  try {
-    if (!handler) throw new UsageError('groups', `unknown command '${name}'`);
-    if (args.includes('--help') || args.includes('-h')) {
-      deps.out(HELP[name] as string);
-      return EXIT.OK;
-    }
-    return handler(args, deps);
-  } catch (error) {
-    return report(error, deps.err);
-  }
+export function runGroupsCommand(argv: string[], deps: GroupsCommandDeps): Promise<number> {
+  return runSubcommands(
+    { program: PROGRAM, topic: 'groups', help: HELP, commands: COMMANDS },
+    argv,
+    deps,
+  );
 }
 
 function list(args: string[], deps: GroupsCommandDeps): number {
-  const { values, positionals } = parse('list', args, { json: { type: 'boolean' } });
+  const { values, positionals } = parseSubcommand('list', args, { json: { type: 'boolean' } });
   if (positionals.length > 0) throw new UsageError('list', `unexpected '${positionals[0]}'`);
   const groups = deps.directory.list();
   if (values.json) {
@@ -103,7 +81,7 @@ function list(args: string[], deps: GroupsCommandDeps): number {
 }
 
 function show(args: string[], deps: GroupsCommandDeps): number {
-  const { values, positionals } = parse('show', args, { json: { type: 'boolean' } });
+  const { values, positionals } = parseSubcommand('show', args, { json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('show', 'show needs one group name');
   const group = groupName('show', positionals[0] as string);
   const summary = deps.directory.get(group);
@@ -160,7 +138,7 @@ function remove(args: string[], deps: GroupsCommandDeps): number {
 
 /** `<group> <meter…>`, every meter checked before anything changes. */
 function membership(command: string, args: string[], deps: GroupsCommandDeps) {
-  const { positionals } = parse(command, args, {});
+  const { positionals } = parseSubcommand(command, args, {});
   if (positionals.length < 2) {
     throw new UsageError(command, `${command} needs a group name and at least one meter id`);
   }
@@ -186,30 +164,4 @@ function groupName(command: string, name: string): string {
     );
   }
   return name;
-}
-
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-
-function parse<O extends OptionSpec>(command: string, args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(command, (error as Error).message);
-  }
-}
-
-function report(error: unknown, err: (line: string) => void): number {
-  if (error instanceof UsageError) {
-    err(`${PROGRAM}: ${error.message}`);
-    const help = error.command === 'groups' ? PROGRAM : `${PROGRAM} ${error.command}`;
-    err(`  → see '${help} --help'`);
-    return BAD_INPUT;
-  }
-  if (error instanceof GridpresenceError) {
-    err(`${PROGRAM}: ${error.message}`);
-    if (error.hint) err(`  → ${error.hint}`);
-    return error.code === ERROR_CODES.IMPORT_INVALID ? BAD_INPUT : EXIT.FAILURE;
-  }
-  err(`${PROGRAM}: ${(error as Error)?.message ?? String(error)}`);
-  return EXIT.FAILURE;
 }

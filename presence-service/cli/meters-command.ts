@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ERROR_CODES, EXIT, GridpresenceError } from '../../src/errors.js';
+import { EXIT } from '../../src/errors.js';
 import { isMeterState, METER_STATES, meterBareJid } from '../../src/protocol/index.js';
 import type { ServiceConfig } from '../config.js';
 import { meterView } from '../http/meter-view.js';
@@ -12,6 +11,7 @@ import { deprovisionMeter, provisionMeter } from '../provisioning/meter-lifecycl
 import { generatePassword } from '../provisioning/passwords.js';
 import type { MeterRegistry, MeterWithState } from '../store/meter-registry.js';
 import { CsvSyntaxError, formatCsv, parseCsv } from './csv.js';
+import { parseSubcommand, runSubcommands, UsageError } from './subcommands.js';
 import { table } from './table.js';
 
 // `presence-service meters …`: provisioning meters (their XMPP account and registry row) from
@@ -27,8 +27,6 @@ export interface MetersCommandDeps {
 }
 
 const PROGRAM = 'presence-service meters';
-/** Usage and input errors share the exit code of config errors (EXIT.CONFIG = 2). */
-const BAD_INPUT = EXIT.CONFIG;
 
 const HELP: Record<string, string> = {
   meters: `Usage: ${PROGRAM} <add|remove|list|import> [options]
@@ -79,41 +77,19 @@ Meters that already exist are skipped (so an interrupted import can be run again
                        with mode 0600; required when a row has no password`,
 };
 
-class UsageError extends Error {
-  constructor(
-    readonly command: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type Handler = (args: string[], deps: MetersCommandDeps) => Promise<number>;
 const COMMANDS: Record<string, Handler> = { add, remove, list, import: importCommand };
 
-export async function runMetersCommand(argv: string[], deps: MetersCommandDeps): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' && args[0] && HELP[args[0]] ? args[0] : 'meters';
-    deps.out(HELP[topic] as string);
-    return EXIT.OK;
-  }
-  const handler = COMMANDS[name];
-  try {
-    if (!handler) throw new UsageError('meters', `unknown command '${name}'`);
-    // Help must work without config or database: the caller may not have opened them.
-    if (args.includes('--help') || args.includes('-h')) {
-      deps.out(HELP[name] as string);
-      return EXIT.OK;
-    }
-    return await handler(args, deps);
-  } catch (error) {
-    return report(error, deps.err);
-  }
+export function runMetersCommand(argv: string[], deps: MetersCommandDeps): Promise<number> {
+  return runSubcommands(
+    { program: PROGRAM, topic: 'meters', help: HELP, commands: COMMANDS },
+    argv,
+    deps,
+  );
 }
 
 async function add(args: string[], deps: MetersCommandDeps): Promise<number> {
-  const { values, positionals } = parse('add', args, {
+  const { values, positionals } = parseSubcommand('add', args, {
     kind: { type: 'string' },
     group: { type: 'string', multiple: true },
     email: { type: 'string' },
@@ -140,7 +116,7 @@ async function add(args: string[], deps: MetersCommandDeps): Promise<number> {
 }
 
 async function remove(args: string[], deps: MetersCommandDeps): Promise<number> {
-  const { positionals } = parse('remove', args, {});
+  const { positionals } = parseSubcommand('remove', args, {});
   const id = onePositional('remove', positionals, 'a meter id');
   await deprovisionMeter(lifecycleDeps(deps), id);
   deps.err(`removed ${id} (its state history is kept)`);
@@ -148,7 +124,7 @@ async function remove(args: string[], deps: MetersCommandDeps): Promise<number> 
 }
 
 async function list(args: string[], deps: MetersCommandDeps): Promise<number> {
-  const { values, positionals } = parse('list', args, {
+  const { values, positionals } = parseSubcommand('list', args, {
     state: { type: 'string' },
     group: { type: 'string' },
     json: { type: 'boolean' },
@@ -186,7 +162,9 @@ async function list(args: string[], deps: MetersCommandDeps): Promise<number> {
 }
 
 async function importCommand(args: string[], deps: MetersCommandDeps): Promise<number> {
-  const { values, positionals } = parse('import', args, { 'credentials-out': { type: 'string' } });
+  const { values, positionals } = parseSubcommand('import', args, {
+    'credentials-out': { type: 'string' },
+  });
   const file = onePositional('import', positionals, 'a CSV file');
   const domain = deps.config.domain;
   let text: string;
@@ -255,7 +233,7 @@ async function importCommand(args: string[], deps: MetersCommandDeps): Promise<n
 function badImport(deps: MetersCommandDeps, file: string, errors: string[]): number {
   deps.err(`${PROGRAM}: ${file}: ${errors.length} problem(s); nothing was imported`);
   for (const error of errors) deps.err(`  ${error}`);
-  return BAD_INPUT;
+  return EXIT.CONFIG;
 }
 
 function readPasswordFile(path: string): string {
@@ -270,16 +248,6 @@ function lifecycleDeps(deps: MetersCommandDeps) {
   return { registry: deps.registry, provisioner: deps.provisioner, domain: deps.config.domain };
 }
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-
-function parse<O extends OptionSpec>(command: string, args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(command, (error as Error).message);
-  }
-}
-
 function onePositional(command: string, positionals: string[], what: string): string {
   if (positionals.length !== 1) {
     throw new UsageError(
@@ -288,23 +256,4 @@ function onePositional(command: string, positionals: string[], what: string): st
     );
   }
   return positionals[0] as string;
-}
-
-/** Prints an error the way every CLI here does (src/cli/report-error.ts) and picks the code. */
-function report(error: unknown, err: (line: string) => void): number {
-  if (error instanceof UsageError) {
-    err(`${PROGRAM}: ${error.message}`);
-    const help = error.command === 'meters' ? PROGRAM : `${PROGRAM} ${error.command}`;
-    err(`  → see '${help} --help'`);
-    return BAD_INPUT;
-  }
-  if (error instanceof GridpresenceError) {
-    err(`${PROGRAM}: ${error.message}`);
-    if (error.hint) err(`  → ${error.hint}`);
-    return error.code === ERROR_CODES.IMPORT_INVALID || error.code === ERROR_CODES.CONFIG_INVALID
-      ? BAD_INPUT
-      : EXIT.FAILURE;
-  }
-  err(`${PROGRAM}: ${(error as Error)?.message ?? String(error)}`);
-  return EXIT.FAILURE;
 }
