@@ -1,18 +1,16 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import xml from '@xmpp/xml';
 import { reportCliError } from '../src/cli/report-error.js';
-import { ensureProsodyInstalled } from '../src/harness/index.js';
-import { createRootLogger, silentLogger } from '../src/log.js';
+import { createRootLogger } from '../src/log.js';
 import { buildCommandRequest, parseCommandResponse } from '../src/protocol/adhoc.js';
 import { NS_COMMANDS, NS_PING } from '../src/protocol/namespaces.js';
-import { meterIdFor, startStack } from '../src/stack/start-stack.js';
+import { loginAccount, startMeasurementStack } from '../src/stack/measurement-stack.js';
+import { meterIdFor } from '../src/stack/start-stack.js';
 import { waitFor } from '../src/stack/wait.js';
 import { summarize } from '../src/util/percentiles.js';
-import { createClient } from '../src/xmpp/create-client.js';
-import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
 
 // `npm run measure:commands`: (1) the round trip of an ad-hoc command (PROTOCOL §4, `read`,
 // one-shot submission) from an operator's client to a meter and back, beside the floor of an
@@ -45,44 +43,10 @@ async function main(): Promise<number> {
   const meterCount = Number(values.meters);
   const samples = Number(values.samples);
   const logger = createRootLogger({ name: 'measure-commands', level: 'info' });
-  await ensureProsodyInstalled(logger);
-  const dataDir = mkdtempSync(join(tmpdir(), 'gp-commands-'));
-  const stack = await startStack({
-    dataDir,
-    meterCount,
-    logger: silentLogger(),
-    serviceLogLevel: 'warn',
-    agentConfig: { meter: { eventRatePerHour: 0 }, log: { level: 'warn' } },
-  });
+  const measured = await startMeasurementStack({ meterCount, logger });
+  const { stack } = measured;
   try {
-    logger.info({ meters: meterCount }, 'starting the fleet');
-    const fleetStarted = now();
-    stack.startFleet();
-    await waitFor(
-      `all ${meterCount} meters recorded available`,
-      async () => {
-        const body = (await (await fetch(`${stack.apiUrl}/api/stats`)).json()) as {
-          counts: Record<string, number>;
-        };
-        return body.counts.available === meterCount || undefined;
-      },
-      300_000,
-      250,
-    );
-    logger.info({ seconds: ((now() - fleetStarted) / 1000).toFixed(1) }, 'fleet online');
-
-    const operator = await createClient({
-      service: `xmpps://${stack.prosody.host}:${stack.prosody.directTlsPort}`,
-      domain: stack.prosody.domain,
-      username: 'operator',
-      password: stack.operator.password,
-      resource: 'measure',
-      caPem: readFileSync(stack.prosody.caFile, 'utf8'),
-      logger: silentLogger(),
-    });
-    operator.on('error', () => {});
-    await operator.start();
-    await awaitStreamManagement(operator);
+    const operator = await loginAccount(stack, 'operator', stack.operator.password, 'measure');
     // Round-robin over the meters: each meter rate-limits every sender (10 at once, then 1/s),
     // and a sample should measure the path, not the limiter.
     const meterJid = (i: number) => `${meterIdFor(i % meterCount)}@${stack.prosody.domain}/agent`;
@@ -174,8 +138,7 @@ floor: ${meterCount} × p50 ÷ concurrency ${concurrency} = ${Math.round(groupFl
     process.stdout.write(`\nwritten to ${file}\n`);
     return 0;
   } finally {
-    await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await measured.close();
   }
 }
 

@@ -1,19 +1,17 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Element } from '@xmpp/xml';
 import xml from '@xmpp/xml';
 import { controlRequest } from '../meter-agent/control/control-client.js';
 import { reportCliError } from '../src/cli/report-error.js';
-import { ensureProsodyInstalled } from '../src/harness/index.js';
-import { createRootLogger, silentLogger } from '../src/log.js';
+import { createRootLogger } from '../src/log.js';
+import { loginAccount, startMeasurementStack } from '../src/stack/measurement-stack.js';
 import { connectSse } from '../src/stack/sse-client.js';
-import { meterIdFor, startStack } from '../src/stack/start-stack.js';
+import { meterIdFor, type Stack } from '../src/stack/start-stack.js';
 import { waitFor } from '../src/stack/wait.js';
 import { summarize } from '../src/util/percentiles.js';
-import { createClient } from '../src/xmpp/create-client.js';
-import { awaitStreamManagement } from '../src/xmpp/workarounds/await-stream-management.js';
 
 // `npm run latency`: time from a meter's state change to the service's committed record, with
 // N meters online (loopback). Each change is injected into a running agent (its control socket
@@ -48,32 +46,9 @@ async function main(): Promise<number> {
   const changes = Number(values.changes);
   const intervalMs = Number(values['interval-ms']);
   const logger = createRootLogger({ name: 'latency', level: 'info' });
-  await ensureProsodyInstalled(logger);
-  const dataDir = mkdtempSync(join(tmpdir(), 'gp-latency-'));
-  const stack = await startStack({
-    dataDir,
-    meterCount,
-    logger: silentLogger(),
-    serviceLogLevel: 'warn',
-    agentConfig: {
-      meter: { eventRatePerHour: 0 },
-      log: { level: 'warn' },
-    },
-  });
+  const measured = await startMeasurementStack({ meterCount, logger });
+  const { stack } = measured;
   try {
-    logger.info({ meters: meterCount }, 'starting the fleet');
-    stack.startFleet();
-    await waitFor(
-      `all ${meterCount} meters recorded available`,
-      async () => {
-        const res = await fetch(`${stack.apiUrl}/api/stats`);
-        const body = (await res.json()) as { counts: Record<string, number> };
-        return body.counts.available === meterCount || undefined;
-      },
-      120_000,
-      250,
-    );
-
     // Our path: meter change → Prosody → component → SQLite commit → SSE.
     const arrivals = new Map<string, number>();
     const sse = await connectSse(`${stack.apiUrl}/api/events`, (event) => {
@@ -135,35 +110,18 @@ ratio (ours / floor)                   ${ms(o.p50 / f.p50)}  ${ms(o.p99 / f.p99)
     process.stdout.write(`\nwritten to ${file}\n`);
     return 0;
   } finally {
-    await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await measured.close();
   }
 }
 
-async function measureFloor(
-  stack: Awaited<ReturnType<typeof startStack>>,
-  count: number,
-  intervalMs: number,
-): Promise<number[]> {
+async function measureFloor(stack: Stack, count: number, intervalMs: number): Promise<number[]> {
   await stack.prosody.createAccounts([
     { username: 'floor-a', password: 'floor-password-a' },
     { username: 'floor-b', password: 'floor-password-b' },
   ]);
-  const connect = async (username: string, password: string) => {
-    const xmpp = await createClient({
-      service: `xmpps://${stack.prosody.host}:${stack.prosody.directTlsPort}`,
-      domain: stack.prosody.domain,
-      username,
-      password,
-      resource: 'floor',
-      caPem: readFileSync(stack.prosody.caFile, 'utf8'),
-      logger: silentLogger(),
-    });
-    xmpp.on('error', () => {});
-    await xmpp.start();
-    await awaitStreamManagement(xmpp);
-    return xmpp;
-  };
+  const connect = (username: string, password: string) =>
+    loginAccount(stack, username, password, 'floor');
+
   const sender = await connect('floor-a', 'floor-password-a');
   const receiver = await connect('floor-b', 'floor-password-b');
   const arrivals = new Map<string, number>();

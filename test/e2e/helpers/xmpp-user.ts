@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Client } from '@xmpp/client';
 import xml, { type Element } from '@xmpp/xml';
-import { silentLogger } from '../../../src/log.js';
+import { loginAccount } from '../../../src/stack/measurement-stack.js';
 import type { Stack } from '../../../src/stack/start-stack.js';
 import { waitFor } from '../../../src/stack/wait.js';
-import { createClient } from '../../../src/xmpp/create-client.js';
-import { awaitStreamManagement } from '../../../src/xmpp/workarounds/await-stream-management.js';
 
 /** A plain XMPP account (an operator, a stranger, a rogue) logged into the stack's Prosody. */
 export interface XmppUser {
@@ -27,20 +24,10 @@ export async function connectUser(
   password: string,
   resource = 'test',
 ): Promise<XmppUser> {
-  const xmpp = await createClient({
-    service: `xmpps://${stack.prosody.host}:${stack.prosody.directTlsPort}`,
-    domain: stack.prosody.domain,
-    username,
-    password,
-    resource,
-    caPem: readFileSync(stack.prosody.caFile, 'utf8'),
-    logger: silentLogger(),
-  });
+  // Nothing is delivered before the first presence, which the tests send after this returns.
+  const xmpp = await loginAccount(stack, username, password, resource);
   const stanzas: Element[] = [];
   xmpp.on('stanza', (stanza: Element) => stanzas.push(stanza));
-  xmpp.on('error', () => {});
-  await xmpp.start();
-  await awaitStreamManagement(xmpp);
   // Like every chat client: fetch the roster first. Prosody only delivers subscription answers
   // (`subscribed`/`unsubscribed`) to resources that asked for the roster (RFC 6121 §2.2).
   await xmpp.iqCaller.get(xml('query', { xmlns: 'jabber:iq:roster' }));
