@@ -6,7 +6,7 @@ import {
   refuseMetersDomainInAcl,
 } from '../src/config/common-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { meterIdSchema } from '../src/protocol/meter-id.js';
+import { meterIdSchema, serviceJid } from '../src/protocol/meter-id.js';
 import { TOKEN_PATTERN } from '../src/protocol/meter-status.js';
 
 // STYLE §6: the meter agent's one config schema; defaults and units live here.
@@ -113,5 +113,5 @@ export function loadAgentConfig(file: string | undefined, env = process.env): Ag
 }
 
 export function serviceJidOf(config: AgentConfig): string {
-  return config.service ?? `presence.${config.domain}`;
+  return config.service ?? serviceJid(config.domain);
 }

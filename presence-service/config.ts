@@ -8,6 +8,7 @@ import {
 } from '../src/config/common-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { METER_ID_PATTERN } from '../src/protocol/index.js';
+import { serviceJid } from '../src/protocol/meter-id.js';
 
 // STYLE §6: the presence service's one config schema; units in the key names.
 
@@ -182,5 +183,5 @@ export function loadServiceConfig(file: string | undefined, env = process.env): 
 }
 
 export function componentJidOf(config: ServiceConfig): string {
-  return config.component.jid ?? `presence.${config.domain}`;
+  return config.component.jid ?? serviceJid(config.domain);
 }

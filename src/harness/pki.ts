@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { ERROR_CODES, GridpresenceError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { serviceJid } from '../protocol/meter-id.js';
 import { chownToProsody } from './prosody-user.js';
 import { describeFailure, runCommand } from './run-command.js';
 
@@ -42,7 +43,7 @@ export function serverSubjectAltNames(domain: string): string[] {
   return [
     `DNS:${domain}`,
     `DNS:*.${domain}`,
-    `DNS:presence.${domain}`,
+    `DNS:${serviceJid(domain)}`,
     'DNS:localhost',
     'IP:127.0.0.1',
   ];
@@ -76,7 +77,7 @@ export async function ensurePki(
     (await readable(files.keyFile)) &&
     server.checkIssued(ca) &&
     server.verify(ca.publicKey) &&
-    server.checkHost(`presence.${domain}`) !== undefined;
+    server.checkHost(serviceJid(domain)) !== undefined;
   if (!serverUsable) {
     logger.info({ certFile: files.certFile }, 'creating the server certificate');
     await createServerCertificate(files, domain, certsDir);

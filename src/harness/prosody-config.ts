@@ -1,3 +1,4 @@
+import { serviceJid } from '../protocol/meter-id.js';
 import { luaList, luaString } from './lua.js';
 
 // Renders prosody.cfg.lua for Prosody 0.12. One pure function serves the harness (temp dir,
@@ -49,7 +50,7 @@ export interface ProsodyConfigParams {
 
 /** The component the presence service connects as (PROTOCOL "Names"). */
 export function componentJidFor(domain: string): string {
-  return `presence.${domain}`;
+  return serviceJid(domain);
 }
 
 /**

@@ -20,15 +20,6 @@ export const SHOW_FOR_STATE: Record<Exclude<MeterState, 'decoupled'>, Show | und
   unavailable: 'dnd',
 };
 
-/** Reason codes named in PROTOCOL §1; other codes are allowed on the wire, these are the known ones. */
-export const KNOWN_REASONS: Record<MeterState, readonly string[]> = {
-  available: [],
-  active: ['command', 'dr-event', 'download'],
-  restricted: ['load-limit', 'relay-open', 'on-battery', 'clock-unsynced', 'tamper-suspected'],
-  unavailable: ['maintenance', 'fault', 'sensor-failure', 'relay-lockout'],
-  decoupled: ['shutdown', 'decommissioned', 'connection-lost', 'no-response'],
-};
-
 export function isMeterState(value: string): value is MeterState {
   return (METER_STATES as readonly string[]).includes(value);
 }
