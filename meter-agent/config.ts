@@ -5,6 +5,11 @@ import {
   logSchema,
   refuseMetersDomainInAcl,
 } from '../src/config/common-schemas.js';
+import {
+  mailAddressSchema,
+  smtpListenerSchema,
+  smtpOutgoingSchema,
+} from '../src/config/email-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { meterIdSchema, serviceJid } from '../src/protocol/meter-id.js';
 import { TOKEN_PATTERN } from '../src/protocol/meter-status.js';
@@ -83,6 +88,44 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ intervalS: 60, outboxMaxBytes: 4 * 1024 * 1024 }),
+    /** The meter's own liveness schedule (docs/liveness.md). */
+    presence: z
+      .object({
+        /**
+         * Seconds between heartbeats: the current presence again, directed to the service only
+         * (operators' clients are not woken), so the service need not ping a healthy meter.
+         * 0 turns it off. Keep it below the service's liveness.quietS.
+         */
+        heartbeatS: z.number().min(0).max(86_400).default(5),
+      })
+      .strict()
+      .default({ heartbeatS: 5 }),
+    /**
+     * The agent's own dead-link detection: an XEP-0198 ack request after `intervalS` without
+     * traffic; no answer within `timeoutS` drops the link and reconnects with backoff.
+     */
+    keepAlive: z
+      .object({
+        intervalS: z.number().min(1).max(3_600).default(15),
+        timeoutS: z.number().min(1).max(3_600).default(10),
+      })
+      .strict()
+      .default({ intervalS: 15, timeoutS: 10 }),
+    /**
+     * The optional e-mail channel (docs/liveness.md) for meters the service polls by e-mail:
+     * an SMTP listener for polls, and a way to send the reply.
+     */
+    email: z
+      .object({
+        /** The meter's own address, as registered with the service. */
+        address: mailAddressSchema,
+        /** The service's address: the only sender whose polls are answered, and the reply's recipient. */
+        serviceAddress: mailAddressSchema,
+        incoming: smtpListenerSchema,
+        outgoing: smtpOutgoingSchema,
+      })
+      .strict()
+      .optional(),
     log: logSchema,
   })
   .strict()

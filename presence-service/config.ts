@@ -6,6 +6,11 @@ import {
   logSchema,
   refuseMetersDomainInAcl,
 } from '../src/config/common-schemas.js';
+import {
+  mailAddressSchema,
+  smtpListenerSchema,
+  smtpOutgoingSchema,
+} from '../src/config/email-schemas.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { METER_ID_PATTERN } from '../src/protocol/index.js';
 import { serviceJid } from '../src/protocol/meter-id.js';
@@ -46,6 +51,124 @@ const demandResponseRuleSchema = z
     shedDurationMin: z.number().int().min(1).max(1440).default(60),
     /** meterId → priority; lower is shed first; default 100. */
     priorities: z.record(z.string(), z.number()).default({}),
+  })
+  .strict();
+
+/** How long a meter may be silent and how hard to try before it is `decoupled`/`no-response`. */
+const livenessLimitsSchema = z
+  .object({
+    /** No sign of life for this long and the meter is pinged (XEP-0199). */
+    quietS: z.number().min(1).max(86_400),
+    /** One ping's wait for an answer. */
+    pingTimeoutMs: z.number().int().min(100).max(600_000),
+    /** Unanswered pings in a row that make the meter `decoupled`/`no-response`. */
+    tries: z.number().int().min(1).max(20),
+  })
+  .strict();
+
+/**
+ * The defaults meet the target of docs/liveness.md: a meter that dies right after a sign of
+ * life is recorded within quietS + 1 s (the sweep) + tries × pingTimeoutMs = 13 s.
+ */
+export const LIVENESS_DEFAULTS = { quietS: 7, pingTimeoutMs: 2_500, tries: 2 };
+
+const livenessSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    ...livenessLimitsSchema.shape,
+    quietS: livenessLimitsSchema.shape.quietS.default(LIVENESS_DEFAULTS.quietS),
+    pingTimeoutMs: livenessLimitsSchema.shape.pingTimeoutMs.default(
+      LIVENESS_DEFAULTS.pingTimeoutMs,
+    ),
+    tries: livenessLimitsSchema.shape.tries.default(LIVENESS_DEFAULTS.tries),
+    /** How often the service looks for silent meters. */
+    sweepEveryMs: z.number().int().min(100).max(60_000).default(1_000),
+    /** Liveness pings in flight at once (STYLE §9: bounded work). */
+    concurrency: z.number().int().min(1).max(10_000).default(256),
+    /**
+     * Per group, for meters on slow links (a cellular modem, a meter behind a satellite link):
+     * any key left out keeps the default. A meter in several groups gets the most lenient value
+     * of each key.
+     */
+    groups: z
+      .record(
+        z.string().regex(METER_ID_PATTERN, 'must be a group name like feeder-1'),
+        livenessLimitsSchema.partial(),
+      )
+      .default({}),
+  })
+  .strict();
+
+/** One polling schedule (docs/liveness.md): what to ask, whom, and when. */
+const pollScheduleSchema = z
+  .object({
+    /** Names the schedule in logs, the API and metrics. */
+    name: z.string().regex(METER_ID_PATTERN, 'must be a name like hourly-status'),
+    /** A cron expression (5 or 6 fields, seconds first if 6), evaluated in UTC. */
+    cron: z.string().min(1),
+    /**
+     * `status`: the status query (PROTOCOL §3); `ping`: XEP-0199 to the full JID;
+     * `last-activity`: XEP-0012 on the bare JID of meters that are decoupled; `email`: an
+     * e-mail poll to meters with an address (needs the `email` section).
+     */
+    kind: z.enum(['status', 'ping', 'last-activity', 'email']),
+    /** Only this group's members; every registered meter if left out. */
+    group: z.string().regex(METER_ID_PATTERN, 'must be a group name like feeder-1').optional(),
+    /**
+     * Polls are spread over this many seconds after each firing, each meter at the same offset
+     * every time; default: 80 % of the time to the next firing, at most one hour.
+     */
+    spreadS: z.number().min(0).max(86_400).optional(),
+    /** Polls of this schedule in flight at once. */
+    concurrency: z.number().int().min(1).max(10_000).default(64),
+    /** One poll's wait for an answer (e-mail polls use email.replyTimeoutS instead). */
+    timeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  })
+  .strict();
+
+const alertsSchema = z
+  .object({
+    /** Bare JIDs that receive alerts as chat messages and may acknowledge them. */
+    xmpp: z
+      .array(z.string().regex(/^[^/\s]+@[^/\s]+$/, 'must be a bare JID like ops@grid.example'))
+      .default([]),
+    /** Addresses that also receive alerts by e-mail (needs the `email` section). */
+    email: z.array(mailAddressSchema).default([]),
+    /** Alert when a meter recovers from `decoupled`. */
+    onRecovery: z.boolean().default(true),
+    /** More than `changes` state changes within `windowMin` minutes is flapping: one alert. */
+    flapping: z
+      .object({
+        changes: z.number().int().min(2).max(1000).default(5),
+        windowMin: z.number().min(1).max(1440).default(10),
+      })
+      .strict()
+      .default({ changes: 5, windowMin: 10 }),
+    /** The same alert (meter and kind) is not sent again within this many seconds. */
+    repeatAfterS: z.number().min(0).max(86_400).default(300),
+    /**
+     * At most this many alert messages per recipient per minute; beyond it alerts are kept (in
+     * the API) and one summary says how many were held back. A feeder outage is one message
+     * storm less.
+     */
+    maxPerMinute: z.number().int().min(1).max(10_000).default(20),
+  })
+  .strict();
+
+const emailSchema = z
+  .object({
+    /** The service's address: polls come from it and replies go to it. */
+    address: mailAddressSchema,
+    /** How polls (and e-mail alerts) leave. */
+    outgoing: smtpOutgoingSchema,
+    /** Where replies arrive. */
+    incoming: smtpListenerSchema.default({ host: '127.0.0.1', port: 2525, maxBytes: 65_536 }),
+    /** A reply later than this is rejected as late. */
+    replyTimeoutS: z
+      .number()
+      .min(1)
+      .max(7 * 86_400)
+      .default(300),
   })
   .strict();
 
@@ -144,10 +267,56 @@ export const serviceConfigSchema = z
       })
       .strict()
       .default({ rules: [], evaluateEveryS: 5 }),
+    /** Silent-death detection (docs/liveness.md). */
+    liveness: livenessSchema.default({
+      enabled: true,
+      ...LIVENESS_DEFAULTS,
+      sweepEveryMs: 1_000,
+      concurrency: 256,
+      groups: {},
+    }),
+    /** Polling schedules (docs/liveness.md). */
+    polling: z
+      .object({ schedules: z.array(pollScheduleSchema).default([]) })
+      .strict()
+      .default({ schedules: [] })
+      .refine(
+        (p) => new Set(p.schedules.map((s) => s.name)).size === p.schedules.length,
+        'schedule names must be unique',
+      ),
+    /** Alerts to operators (docs/liveness.md). */
+    alerts: alertsSchema.default({
+      xmpp: [],
+      email: [],
+      onRecovery: true,
+      flapping: { changes: 5, windowMin: 10 },
+      repeatAfterS: 300,
+      maxPerMinute: 20,
+    }),
+    /** E-mail polling and e-mail alerts; off when left out. */
+    email: emailSchema.optional(),
     log: logSchema,
   })
   .strict()
-  .superRefine((config, ctx) => refuseMetersDomainInAcl(config, ctx, 'every meter command groups'));
+  .superRefine((config, ctx) => {
+    refuseMetersDomainInAcl(config, ctx, 'every meter command groups');
+    config.polling.schedules.forEach((schedule, index) => {
+      if (schedule.kind === 'email' && !config.email) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['polling', 'schedules', index, 'kind'],
+          message: "an 'email' schedule needs the 'email' section (address, outgoing, incoming)",
+        });
+      }
+    });
+    if (config.alerts.email.length > 0 && !config.email) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'email'],
+        message: "e-mail alerts need the 'email' section (address, outgoing)",
+      });
+    }
+  });
 
 /** IP literals must be loopback or private (RFC 1918, RFC 4193); names are resolved by the OS. */
 function isPrivateOrName(host: string): boolean {
@@ -158,6 +327,11 @@ function isPrivateOrName(host: string): boolean {
 }
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+export type LivenessConfig = ServiceConfig['liveness'];
+export type LivenessLimits = z.infer<typeof livenessLimitsSchema>;
+export type PollScheduleConfig = ServiceConfig['polling']['schedules'][number];
+export type AlertsConfig = ServiceConfig['alerts'];
+export type EmailConfig = NonNullable<ServiceConfig['email']>;
 export type DemandResponseRuleConfig = ServiceConfig['demandResponse']['rules'][number];
 
 export const SERVICE_ENV_KEYS: Record<string, string> = {

@@ -15,6 +15,13 @@ import type { ChangeBus } from './change-bus.js';
 // - a repeat of the current status only counts as a sign of life;
 // - a status older than what we know (a query answer overtaken by a push) is ignored;
 // - a seq that went backwards in a push means the meter restarted its count: recorded, warned.
+//
+// It also keeps every meter's last sign of life in memory (silent-death detection reads it every
+// second, docs/liveness.md). The database's last_seen_at follows at most every TOUCH_EVERY_MS
+// per meter: heartbeats from 10,000 meters would otherwise be 2,000 writes a second.
+
+/** How stale the stored last_seen_at may get while the meter is heard from. */
+export const TOUCH_EVERY_MS = 5_000;
 
 export interface PresenceRecorder {
   /** A valid <meter/> from a presence (`push`) or a status query answer (`query`). */
@@ -40,6 +47,10 @@ export interface PresenceRecorder {
   protocolError(meterId: string, error: string, stanza: string, receivedAt: Date): void;
   /** Any sign of life that carries no state. */
   seen(meterId: string, at: Date): void;
+  /** The last sign of life heard (ms since the epoch), from memory; undefined if none yet. */
+  lastSignOfLife(meterId: string): number | undefined;
+  /** Called on every sign of life, after it is recorded (liveness follows recoveries with it). */
+  onSignOfLife(listener: (meterId: string, at: Date) => void): void;
 }
 
 export function createPresenceRecorder(deps: {
@@ -48,6 +59,21 @@ export function createPresenceRecorder(deps: {
   logger: Logger;
 }): PresenceRecorder {
   const { store, bus, logger } = deps;
+  const lastSeen = new Map<string, number>();
+  const lastTouched = new Map<string, number>();
+  const listeners: Array<(meterId: string, at: Date) => void> = [];
+
+  const alive = (meterId: string, at: Date, written: boolean) => {
+    const ms = at.getTime();
+    if ((lastSeen.get(meterId) ?? 0) < ms) lastSeen.set(meterId, ms);
+    if (written) {
+      lastTouched.set(meterId, ms);
+    } else if (ms - (lastTouched.get(meterId) ?? 0) >= TOUCH_EVERY_MS) {
+      lastTouched.set(meterId, ms);
+      store.touch(meterId, at.toISOString());
+    }
+    for (const listener of listeners) listener(meterId, at);
+  };
 
   const record = (
     meterId: string,
@@ -89,17 +115,17 @@ export function createPresenceRecorder(deps: {
 
       if (known !== undefined && status.seq < known) {
         if (source !== 'push') {
-          store.touch(meterId, receivedAt.toISOString());
+          alive(meterId, receivedAt, false);
           return null; // an answer overtaken by newer news
         }
         logger.warn({ meterId, seq: status.seq, known }, 'meter seq went backwards; meter reset?');
       } else if (known === status.seq && sameAsCurrent) {
-        store.touch(meterId, receivedAt.toISOString());
+        alive(meterId, receivedAt, false);
         return null; // a repeat (heartbeat, reconnect, query) of what we know
       }
       const gap = known !== undefined && status.seq > known + 1 ? status.seq - known - 1 : 0;
       if (gap > 0) logger.info({ meterId, gap, seq: status.seq }, 'missed state changes (seq gap)');
-      return record(
+      const change = record(
         meterId,
         current,
         { state: status.state, reasonCode, reasonText },
@@ -107,17 +133,18 @@ export function createPresenceRecorder(deps: {
         source,
         receivedAt,
       );
+      alive(meterId, receivedAt, true);
+      return change;
     },
 
     gone(meterId, reasonCode, source, receivedAt, askedAt) {
       const current = store.current(meterId);
-      if (askedAt && current && Date.parse(current.lastSeenAt) >= askedAt.getTime()) {
+      const heardAt = lastSeen.get(meterId) ?? (current ? Date.parse(current.lastSeenAt) : 0);
+      if (askedAt && current && heardAt >= askedAt.getTime()) {
         return null; // the meter was heard from after we asked: the answer is stale
       }
-      if (current?.state === 'decoupled') {
-        store.touch(meterId, receivedAt.toISOString());
-        return null;
-      }
+      // Already gone: news of it again is not a sign of life, and not a change.
+      if (current?.state === 'decoupled') return null;
       return record(
         meterId,
         current,
@@ -134,7 +161,15 @@ export function createPresenceRecorder(deps: {
     },
 
     seen(meterId, at) {
-      store.touch(meterId, at.toISOString());
+      alive(meterId, at, false);
+    },
+
+    lastSignOfLife(meterId) {
+      return lastSeen.get(meterId);
+    },
+
+    onSignOfLife(listener) {
+      listeners.push(listener);
     },
   };
 }

@@ -209,4 +209,125 @@ export const MIGRATIONS: readonly string[] = [
     changed_by      TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: liveness (docs/liveness.md). The two state tables are rebuilt because SQLite cannot
+  // widen a CHECK constraint in place: sources 'ping' (silent-death detection and ping polls) and
+  // 'email' (e-mail polls) join push/probe/query/server. The rebuild keeps every id and the
+  // AUTOINCREMENT high-water mark, so SSE clients resume where they were.
+  `
+  CREATE TABLE state_history_v5 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    meter_id    TEXT NOT NULL,
+    prev_state  TEXT CHECK (prev_state IN ('available', 'active', 'restricted', 'unavailable', 'decoupled')),
+    state       TEXT NOT NULL CHECK (state IN ('available', 'active', 'restricted', 'unavailable', 'decoupled')),
+    reason_code TEXT,
+    reason_text TEXT,
+    seq         INTEGER,
+    since       TEXT,
+    kind        TEXT,
+    received_at TEXT NOT NULL,
+    source      TEXT NOT NULL CHECK (source IN ('push', 'probe', 'query', 'server', 'ping', 'email')),
+    gap         INTEGER NOT NULL DEFAULT 0 CHECK (gap >= 0)
+  );
+  INSERT INTO state_history_v5 SELECT * FROM state_history;
+  -- sqlite_sequence has no key on name: add the new table's row if the copy made none, then
+  -- raise it to the old table's high-water mark.
+  INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'state_history_v5', seq FROM sqlite_sequence WHERE name = 'state_history'
+    AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'state_history_v5');
+  UPDATE sqlite_sequence
+    SET seq = (SELECT MAX(seq) FROM sqlite_sequence WHERE name IN ('state_history', 'state_history_v5'))
+    WHERE name = 'state_history_v5';
+  DROP TABLE state_history;
+  ALTER TABLE state_history_v5 RENAME TO state_history;
+  CREATE INDEX state_history_by_meter ON state_history (meter_id, received_at);
+
+  CREATE TABLE current_state_v5 (
+    meter_id     TEXT PRIMARY KEY NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('available', 'active', 'restricted', 'unavailable', 'decoupled')),
+    reason_code  TEXT,
+    reason_text  TEXT,
+    seq          INTEGER,
+    since        TEXT,
+    kind         TEXT,
+    source       TEXT NOT NULL CHECK (source IN ('push', 'probe', 'query', 'server', 'ping', 'email')),
+    received_at  TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    history_id   INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO current_state_v5 SELECT * FROM current_state;
+  DROP TABLE current_state;
+  ALTER TABLE current_state_v5 RENAME TO current_state;
+  CREATE INDEX current_state_by_state ON current_state (state);
+
+  -- XEP-0012 answers for decoupled meters: when the server last saw each one.
+  CREATE TABLE last_activity (
+    meter_id       TEXT PRIMARY KEY NOT NULL,
+    -- The server's answer: seconds since the account was last online.
+    idle_s         INTEGER NOT NULL CHECK (idle_s >= 0),
+    -- asked_at minus idle_s: the moment itself, as ISO 8601 UTC.
+    last_active_at TEXT NOT NULL,
+    -- The status text of the meter's last unavailable presence, if the server kept one.
+    status_text    TEXT,
+    asked_at       TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- One row per run of a polling schedule (docs/liveness.md), kept for the API and metrics.
+  CREATE TABLE poll_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    schedule    TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('status', 'ping', 'last-activity', 'email')),
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    meters      INTEGER NOT NULL CHECK (meters >= 0),
+    -- {ok, changed, offline, timeout, error, skipped}: counts of poll outcomes.
+    counts_json TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX poll_runs_by_schedule ON poll_runs (schedule, id);
+
+  -- E-mail polls (docs/liveness.md): a unique token per poll; a reply is accepted once, from the
+  -- meter's registered address, before expires_at. Rejected replies are kept with the reason.
+  CREATE TABLE email_polls (
+    token       TEXT PRIMARY KEY NOT NULL,
+    meter_id    TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    sent_at     TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('pending', 'answered', 'expired', 'send-failed')),
+    answered_at TEXT,
+    detail      TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX email_polls_pending ON email_polls (expires_at) WHERE outcome = 'pending';
+  CREATE INDEX email_polls_by_meter ON email_polls (meter_id, sent_at);
+
+  CREATE TABLE email_rejects (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    mail_from   TEXT NOT NULL,
+    token       TEXT,
+    meter_id    TEXT,
+    reason      TEXT NOT NULL CHECK (reason IN ('late', 'forged', 'malformed', 'unknown-token', 'duplicate')),
+    detail      TEXT NOT NULL
+  );
+
+  -- Alerts to operators (docs/liveness.md): one row per alert raised, whether it was sent or held
+  -- back (deduplicated, rate-limited, folded into a flapping alert), and who acknowledged it.
+  CREATE TABLE alerts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    meter_id    TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('decoupled', 'recovered', 'flapping')),
+    raised_at   TEXT NOT NULL,
+    -- The state change that raised it (state_history.id).
+    history_id  INTEGER,
+    state       TEXT,
+    reason_code TEXT,
+    text        TEXT NOT NULL,
+    -- 'sent', or why not: 'duplicate', 'rate-limited', 'flapping'.
+    delivery    TEXT NOT NULL CHECK (delivery IN ('sent', 'duplicate', 'rate-limited', 'flapping')),
+    acked_at    TEXT,
+    acked_by    TEXT
+  );
+  CREATE INDEX alerts_by_meter ON alerts (meter_id, id);
+  CREATE INDEX alerts_open ON alerts (id) WHERE acked_at IS NULL AND delivery = 'sent';
+  `,
 ];

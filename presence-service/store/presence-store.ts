@@ -10,8 +10,9 @@ import type { Database } from './database.js';
 // 17,000-21,000 record() calls per second, i.e. ~50 µs each (test/unit/store-presence.test.ts).
 
 /** How the service learned of a change: a pushed presence, a probe answer, a status query
- * (PROTOCOL §3), or the server reporting the session gone. */
-export type ChangeSource = 'push' | 'probe' | 'query' | 'server';
+ * (PROTOCOL §3), the server reporting the session gone, a ping (silent-death detection or a
+ * ping poll), or an e-mail poll (docs/liveness.md). */
+export type ChangeSource = 'push' | 'probe' | 'query' | 'server' | 'ping' | 'email';
 
 export interface CurrentState {
   meterId: string;

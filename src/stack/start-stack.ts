@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AgentConfig } from '../../meter-agent/config.js';
-import type { ServiceConfig } from '../../presence-service/config.js';
+import type { z } from 'zod';
+import { type AgentConfig, agentConfigSchema } from '../../meter-agent/config.js';
+import { type ServiceConfig, serviceConfigSchema } from '../../presence-service/config.js';
 import { openDatabase } from '../../presence-service/store/database.js';
 import { createMeterRegistry } from '../../presence-service/store/meter-registry.js';
 import { type LivenessSettings, type RunningProsody, startProsody } from '../harness/index.js';
@@ -29,16 +30,25 @@ export interface StackOptions {
     reconnect?: Partial<AgentConfig['reconnect']>;
     log?: Partial<AgentConfig['log']>;
     telemetry?: Partial<AgentConfig['telemetry']>;
+    presence?: Partial<AgentConfig['presence']>;
+    keepAlive?: Partial<AgentConfig['keepAlive']>;
   };
-  serviceLogLevel?: string;
+  serviceLogLevel?: ServiceConfig['log']['level'];
   /** Overrides for the service's config; `acl` entries are added after the stack's operator. */
   service?: {
     acl?: ServiceConfig['acl'];
     groups?: Partial<ServiceConfig['groups']>;
     demandResponse?: ServiceConfig['demandResponse'];
+    liveness?: ServiceInput['liveness'];
+    polling?: ServiceInput['polling'];
+    alerts?: ServiceInput['alerts'];
+    email?: ServiceInput['email'];
   };
   logger: Logger;
 }
+
+/** The service config as written in a file: defaults may be left out. */
+type ServiceInput = z.input<typeof serviceConfigSchema>;
 
 export interface AgentHandle {
   readonly meterId: string;
@@ -129,7 +139,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ]);
 
     const serviceConfigFile = join(dataDir, 'service.json');
-    const serviceConfig: ServiceConfig = {
+    // Through the schema, so that every default is the shipped one (and the file is valid).
+    const serviceConfig: ServiceConfig = serviceConfigSchema.parse({
       domain,
       component: {
         host: prosody.host,
@@ -141,24 +152,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // A known port (not 0) so that the API's address does not depend on reading a log line.
       http: { host: '127.0.0.1', port: options.ports?.api ?? (await findFreePorts(1))[0] ?? 0 },
       provisioning: { kind: 'prosodyctl', prosodyConfig: prosody.configFile },
-      recovery: { queryConcurrency: 64, queryTimeoutMs: 10_000 },
       // PROTOCOL §2/§7: the operator may command groups through the service.
       acl: [{ jid: operator.jid, role: 'operator' }, ...(options.service?.acl ?? [])],
-      groups: {
-        concurrency: 64,
-        timeoutMs: 10_000,
-        maxRunningJobs: 8,
-        retainJobs: 1000,
-        ...options.service?.groups,
-      },
-      demandResponse: options.service?.demandResponse ?? { rules: [], evaluateEveryS: 5 },
-      log: { level: (options.serviceLogLevel ?? 'info') as ServiceConfig['log']['level'] },
-    };
+      groups: options.service?.groups,
+      demandResponse: options.service?.demandResponse,
+      liveness: options.service?.liveness,
+      polling: options.service?.polling,
+      // The stack's operator gets the alerts unless the caller says otherwise.
+      alerts: options.service?.alerts ?? { xmpp: [operator.jid] },
+      email: options.service?.email,
+      log: { level: options.serviceLogLevel ?? 'info' },
+    } satisfies ServiceInput);
     writePrivateJson(serviceConfigFile, serviceConfig);
     registerMeters(serviceConfig.database.path, domain, meterIds);
 
     for (const [index, c] of credentials.entries()) {
-      const agentConfig: AgentConfig = {
+      const agentConfig: AgentConfig = agentConfigSchema.parse({
         meterId: c.meterId,
         domain,
         kind: 'revenue-meter',
@@ -174,18 +183,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         meter: {
           driver: 'simulated',
           eventRatePerHour: 2,
-          nominalVoltageV: 230,
           ...options.agentConfig?.meter,
           // each meter its own random source, the same one every run
           seed: index + 1,
         },
-        log: { level: 'info', ...options.agentConfig?.log },
-        telemetry: {
-          intervalS: 60,
-          outboxMaxBytes: 4 * 1024 * 1024,
-          ...options.agentConfig?.telemetry,
-        },
-      };
+        log: options.agentConfig?.log,
+        telemetry: options.agentConfig?.telemetry,
+        presence: options.agentConfig?.presence,
+        keepAlive: options.agentConfig?.keepAlive,
+      } satisfies z.input<typeof agentConfigSchema>);
       mkdirSync(c.agentDir, { recursive: true, mode: 0o700 });
       writePrivateJson(c.configFile, agentConfig);
     }

@@ -1,7 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentConfig } from '../../meter-agent/config.js';
+import type { z } from 'zod';
+import type { agentConfigSchema } from '../../meter-agent/config.js';
 import { type RunningProsody, startProsody } from '../../src/harness/index.js';
 import { waitFor } from '../../src/stack/wait.js';
 import { minimumDelayMs } from '../../src/xmpp/backoff.js';
@@ -41,8 +42,10 @@ afterAll(async () => {
   dirs.removeAll();
 });
 
+type AgentInput = z.input<typeof agentConfigSchema>;
+
 /** A valid config for METER against the harness Prosody, with its own fresh data dir. */
-function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
+function agentConfig(overrides: Partial<AgentInput> = {}): AgentInput {
   return {
     meterId: METER.id,
     domain: prosody.domain,

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { parseCsv } from '../../presence-service/cli/csv.js';
-import type { ServiceConfig } from '../../presence-service/config.js';
+import type { serviceConfigSchema } from '../../presence-service/config.js';
 import { type RunningProsody, startProsody } from '../../src/harness/index.js';
 import { waitFor } from '../../src/stack/wait.js';
 import { type CliProcess, logLines, runCli, startCli, tempDirs } from './helpers/cli-process.js';
@@ -32,8 +33,10 @@ afterAll(async () => {
   dirs.removeAll();
 });
 
+type ServiceInput = z.input<typeof serviceConfigSchema>;
+
 /** A valid config for the harness Prosody; `database` defaults to a fresh temp dir. */
-function serviceConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+function serviceConfig(overrides: Partial<ServiceInput> = {}): ServiceInput {
   return {
     domain: prosody.domain,
     component: {
@@ -267,7 +270,7 @@ describe('presence-service run', () => {
     expect(result.stderr).toContain(`config key '${key}'`);
     expect(result.stderr).toContain(`fix '${key}' in ${file}`);
     expect(logLines(result.stdout)).toEqual([]); // nothing started
-    expect(existsSync(config.database.path)).toBe(false);
+    expect(existsSync(config.database?.path ?? 'missing')).toBe(false);
   });
 
   it('explains why a public component host is refused', async () => {
