@@ -82,6 +82,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     password: config.xmpp.password,
     resource: AGENT_RESOURCE,
     caPem: config.xmpp.caFile ? readCa(config.xmpp.caFile) : undefined,
+    keepAlive: {
+      intervalMs: config.keepAlive.intervalS * 1000,
+      timeoutMs: config.keepAlive.timeoutS * 1000,
+    },
     logger: log('xmpp'),
   });
   const announcer = createPresenceAnnouncer({ xmpp, logger: log('presence') });
@@ -98,7 +102,19 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     void announcer.announce(changed);
   };
   meter.onCondition(reevaluate);
-  meter.onEvent((event) => log('meter').info({ event }, 'meter event'));
+  meter.onEvent((event) => {
+    log('meter').info({ event }, 'meter event');
+    // docs/liveness.md: every event re-announces the presence, changed or not.
+    void announcer.announce(tracker.status);
+  });
+  // docs/liveness.md: the heartbeat the service counts on instead of pinging a healthy meter.
+  const heartbeat =
+    config.presence.heartbeatS > 0
+      ? setInterval(
+          () => void announcer.heartbeat(tracker.status, serviceJid),
+          config.presence.heartbeatS * 1000,
+        )
+      : undefined;
 
   hideFromStrangers({ xmpp, acl, domain: config.domain, logger: log('security') });
   handleSubscriptionRequests({ xmpp, acl, logger: log('subscriptions') });
@@ -243,6 +259,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   async function shutdown(code: number, announce: boolean): Promise<void> {
     stopping ??= (async () => {
       // First silence every source of change, so nothing is announced after the goodbye.
+      clearInterval(heartbeat);
       commands.stop();
       modeController.stop();
       meter.stop();

@@ -9,6 +9,8 @@ import { createDataRecorder } from './data/data-recorder.js';
 import { createDataStore } from './data/data-store.js';
 import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
+import { createLivenessMonitor } from './liveness/liveness-monitor.js';
+import { resolveLivenessLimits } from './liveness/liveness-limits.js';
 import { createDemandResponseService } from './power/demand-response-service.js';
 import { createDrStore } from './power/dr-store.js';
 import { createChangeBus } from './presence/change-bus.js';
@@ -24,7 +26,9 @@ import { createComponentConnection } from './xmpp/component-connection.js';
 import { answerComponentQueries } from './xmpp/component-info.js';
 import { createComponentKeepAlive } from './xmpp/component-keepalive.js';
 import { answerGroupChat } from './xmpp/group-chat-handler.js';
+import { createMeterPinger } from './xmpp/meter-pinger.js';
 import { handleMeterPresence } from './xmpp/presence-handler.js';
+import { createServerPinger, serverAnsweringCheck } from './xmpp/server-pinger.js';
 import { createStatusQuerier } from './xmpp/status-querier.js';
 import { createSubscriptionManager } from './xmpp/subscription-manager.js';
 
@@ -72,6 +76,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     onOnline: async () => {
       xmppState = 'online';
       keepAlive.start();
+      liveness.setOnline(true);
       const generation = ++recoveryGeneration;
       try {
         await subscriptions.subscribePending();
@@ -93,6 +98,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     onOffline: () => {
       xmppState = 'connecting';
       keepAlive.stop();
+      liveness.setOnline(false);
     },
     onFatal: (error) => {
       const failure = new GridpresenceError(
@@ -108,16 +114,36 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     },
   });
   const { xmpp } = connection;
+  const pingServer = createServerPinger({ xmpp, componentJid, domain: config.domain });
   const keepAlive = createComponentKeepAlive({
-    xmpp,
-    componentJid,
-    domain: config.domain,
+    ping: pingServer,
     intervalMs: 30_000,
     timeoutMs: 10_000,
     logger: log('keepalive'),
     onDead: (why) => connection.supervisor.forceReconnect(why),
   });
   const statusQuery = createStatusQuerier({ xmpp, componentJid, domain: config.domain });
+  const directory = createGroupDirectory({ db });
+
+  // Silent-death detection (docs/liveness.md).
+  const liveness = createLivenessMonitor({
+    ping: createMeterPinger({ xmpp, componentJid, domain: config.domain }),
+    query: statusQuery,
+    recorder,
+    bus,
+    initialStates: () => store.allCurrent(),
+    meters: () => {
+      const { defaults, byMeter } = resolveLivenessLimits(config.liveness, (group) =>
+        directory.members(group),
+      );
+      return { ids: registry.ids(), limitsOf: (meterId) => byMeter.get(meterId) ?? defaults };
+    },
+    serverAnswering: serverAnsweringCheck(pingServer, { timeoutMs: 5_000, cacheMs: 2_000 }),
+    sweepEveryMs: config.liveness.sweepEveryMs,
+    concurrency: config.liveness.concurrency,
+    logger: log('liveness'),
+  });
+  if (config.liveness.enabled) liveness.start();
   const subscriptions = createSubscriptionManager({
     xmpp,
     componentJid,
@@ -142,7 +168,6 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
 
   // PROTOCOL §7 groups. Jobs a previous run left unfinished are recorded as interrupted. The ACL
   // has the agent's semantics (PROTOCOL §2); createAcl moves to src/ in a later refactor.
-  const directory = createGroupDirectory({ db });
   const jobs = createJobStore({ db, retainJobs: config.groups.retainJobs });
   jobs.interruptRunning(new Date().toISOString());
   const runCommand = createCommandClient({ xmpp, componentJid, domain: config.domain });
@@ -208,6 +233,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     stopping ??= (async () => {
       stopWatching();
       keepAlive.stop();
+      liveness.stop();
       groupChat.stop();
       groupCommands.stop();
       demandResponse.stop();

@@ -10,6 +10,11 @@ export interface PresenceAnnouncer {
   /** The session can carry stanzas (after XEP-0198 is settled) or not. */
   setReady(ready: boolean): void;
   announce(status: MeterStatus): Promise<void>;
+  /**
+   * The current presence again, directed to `to` only (docs/liveness.md heartbeat): a sign of
+   * life for the service that operators' clients never see. Nothing while decoupled or offline.
+   */
+  heartbeat(status: MeterStatus, to: string): Promise<void>;
   /** The seq of the last presence handed to the socket, 0 if none. */
   readonly lastSentSeq: number;
 }
@@ -31,6 +36,14 @@ export function createPresenceAnnouncer(deps: { xmpp: Client; logger: Logger }):
       } catch (error) {
         // The connection went away; the next session announces the then-current status.
         logger.warn({ err: (error as Error).message, seq: status.seq }, 'presence not sent');
+      }
+    },
+    async heartbeat(status, to) {
+      if (!ready || status.state === 'decoupled') return;
+      try {
+        await xmpp.send(buildMeterPresence(status, to));
+      } catch (error) {
+        logger.debug({ err: (error as Error).message }, 'heartbeat not sent');
       }
     },
     get lastSentSeq() {

@@ -1,7 +1,5 @@
-import type { Component } from '@xmpp/component';
-import xml from '@xmpp/xml';
 import type { Logger } from '../../src/log.js';
-import { NS_PING } from '../../src/protocol/namespaces.js';
+import type { ServerPinger } from './server-pinger.js';
 
 // Components have no stream management, and a link that dies without a FIN looks alive for
 // minutes (XMPP-NOTES). While online, the service pings its server (XEP-0199 §4.2) and drops
@@ -13,32 +11,19 @@ export interface KeepAlive {
 }
 
 export function createComponentKeepAlive(deps: {
-  xmpp: Component;
-  componentJid: string;
-  domain: string;
+  ping: ServerPinger;
   intervalMs: number;
   timeoutMs: number;
   logger: Logger;
   onDead: (why: string) => void;
 }): KeepAlive {
-  const { xmpp, logger } = deps;
+  const { logger } = deps;
   let timer: NodeJS.Timeout | undefined;
   const ping = async () => {
-    try {
-      await xmpp.iqCaller.request(
-        xml(
-          'iq',
-          { type: 'get', from: deps.componentJid, to: deps.domain },
-          xml('ping', { xmlns: NS_PING }),
-        ),
-        deps.timeoutMs,
-      );
-    } catch (error) {
-      // Only silence means a dead link; an error reply is still an answer.
-      if ((error as Error).name === 'TimeoutError') {
-        logger.warn({ timeoutMs: deps.timeoutMs }, 'server did not answer a ping');
-        deps.onDead('keep-alive ping unanswered');
-      }
+    // Only silence means a dead link; an error reply is still an answer.
+    if ((await deps.ping(deps.timeoutMs)) === 'timeout') {
+      logger.warn({ timeoutMs: deps.timeoutMs }, 'server did not answer a ping');
+      deps.onDead('keep-alive ping unanswered');
     }
   };
   return {

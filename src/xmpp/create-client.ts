@@ -14,6 +14,12 @@ export interface ClientOptions {
   resource: string;
   /** PEM of a private CA to trust for this connection (direct TLS only), besides nothing else. */
   caPem?: string | undefined;
+  /**
+   * Dead-link detection (docs/liveness.md): an XEP-0198 `<r/>` after `intervalMs` without
+   * traffic; no answer within `timeoutMs` drops the link, and the supervisor reconnects.
+   * xmpp.js's own defaults are 30 s and 60 s.
+   */
+  keepAlive?: { intervalMs: number; timeoutMs: number };
   logger: Logger;
 }
 
@@ -39,6 +45,11 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   });
   // We reconnect ourselves with jittered exponential backoff (src/xmpp/backoff.ts).
   xmpp.reconnect.stop();
+  if (options.keepAlive) {
+    const sm = xmpp.streamManagement as unknown as { requestAckInterval: number; timeout: number };
+    sm.requestAckInterval = options.keepAlive.intervalMs;
+    sm.timeout = options.keepAlive.timeoutMs;
+  }
   if (options.service.startsWith('xmpps:')) {
     trustForThisConnection(xmpp, options);
   } else if (options.caPem) {

@@ -7,6 +7,8 @@ export interface MeterView {
   reason: { code: string; text: string | null } | null;
   seq: number | null;
   since: string | null;
+  receivedAt: string | null;
+  lastSeenAt: string | null;
 }
 
 export interface HistoryRow {
@@ -17,6 +19,7 @@ export interface HistoryRow {
   seq: number | null;
   source: string;
   gap: number;
+  receivedAt: string;
 }
 
 export async function getJson<T>(url: string): Promise<T> {

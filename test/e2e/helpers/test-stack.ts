@@ -7,11 +7,12 @@ import { type Stack, type StackOptions, startStack } from '../../../src/stack/st
 
 /**
  * A fresh stack in a temp dir, with the shipped liveness settings and no random meter events;
- * `service` overrides parts of the service's config (its ACL, group command settings).
+ * `service` overrides parts of the service's config (its ACL, group command settings),
+ * `agentConfig` parts of every agent's.
  */
 export async function startTestStack(
   meterCount: number,
-  options: Pick<StackOptions, 'service'> = {},
+  options: Pick<StackOptions, 'service' | 'agentConfig'> = {},
 ): Promise<Stack> {
   await ensureProsodyInstalled();
   const dataDir = mkdtempSync(join(tmpdir(), 'gp-e2e-'));
@@ -19,10 +20,11 @@ export async function startTestStack(
     dataDir,
     meterCount,
     logger: silentLogger(),
-    ...options,
+    service: options.service,
     agentConfig: {
-      meter: { eventRatePerHour: 0 },
-      reconnect: { backoffBaseMs: 200, backoffMaxMs: 2_000 },
+      ...options.agentConfig,
+      meter: { eventRatePerHour: 0, ...options.agentConfig?.meter },
+      reconnect: { backoffBaseMs: 200, backoffMaxMs: 2_000, ...options.agentConfig?.reconnect },
     },
   });
   const stop = stack.stop.bind(stack);
