@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { createAcl } from '../meter-agent/security/acl.js';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { createAlertService } from './alerts/alert-service.js';
+import { createAlertStore } from './alerts/alert-store.js';
 import { createCommandClient } from './commands/command-client.js';
 import { componentJidOf, type ServiceConfig } from './config.js';
 import { handleMeterData } from './data/data-handler.js';
@@ -9,8 +11,8 @@ import { createDataRecorder } from './data/data-recorder.js';
 import { createDataStore } from './data/data-store.js';
 import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
-import { createLivenessMonitor } from './liveness/liveness-monitor.js';
 import { resolveLivenessLimits } from './liveness/liveness-limits.js';
+import { createLivenessMonitor } from './liveness/liveness-monitor.js';
 import { createDemandResponseService } from './power/demand-response-service.js';
 import { createDrStore } from './power/dr-store.js';
 import { createChangeBus } from './presence/change-bus.js';
@@ -22,6 +24,7 @@ import { createJobStore } from './store/job-store.js';
 import { createMeterRegistry } from './store/meter-registry.js';
 import { createPresenceStore } from './store/presence-store.js';
 import { watchForeignCommits } from './store/registry-watch.js';
+import { alertAckers, answerAlertChat, createAlertSender } from './xmpp/alert-chat-handler.js';
 import { createComponentConnection } from './xmpp/component-connection.js';
 import { answerComponentQueries } from './xmpp/component-info.js';
 import { createComponentKeepAlive } from './xmpp/component-keepalive.js';
@@ -192,6 +195,27 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     logger: log('groups'),
   });
 
+  // Alerts to operators (docs/liveness.md): subscribed to the bus before the first connect, so
+  // changes that recovery records are seen too.
+  const alertStore = createAlertStore({ db });
+  const alerts = createAlertService({
+    config: config.alerts,
+    bus,
+    store: alertStore,
+    send: createAlertSender({ xmpp, componentJid }),
+    logger: log('alerts'),
+  });
+  alerts.start();
+  const alertChat = answerAlertChat({
+    xmpp,
+    componentJid,
+    domain: config.domain,
+    mayAck: alertAckers({ recipients: config.alerts.xmpp, roleOf: (jid) => acl.roleOf(jid) }),
+    isMeter,
+    store: alertStore,
+    logger: log('alerts'),
+  });
+
   // Demand response (docs/demand-response.md): each rule keeps its group's import under a limit.
   const drStore = createDrStore({ db });
   const demandResponse = createDemandResponseService({
@@ -220,6 +244,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     data,
     groups: { directory, commands: groupCommands, jobs },
     demandResponse: { service: demandResponse, store: drStore },
+    alerts: { store: alertStore },
     bus,
     logger: log('http'),
     health: () => ({ xmpp: xmppState }),
@@ -235,6 +260,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       keepAlive.stop();
       liveness.stop();
       groupChat.stop();
+      alertChat.stop();
+      alerts.stop();
       groupCommands.stop();
       demandResponse.stop();
       await http.close();

@@ -1,9 +1,11 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../src/log.js';
+import type { AlertStore } from '../alerts/alert-store.js';
 import type { DataStore } from '../data/data-store.js';
 import type { ChangeBus } from '../presence/change-bus.js';
 import type { MeterRegistry } from '../store/meter-registry.js';
 import type { PresenceStore } from '../store/presence-store.js';
+import { registerAlertsRoutes } from './alerts-routes.js';
 import { installErrorHandlers } from './api-errors.js';
 import { registerDataRoutes } from './data-routes.js';
 import {
@@ -28,6 +30,8 @@ export interface HttpApiDeps {
   groups?: Omit<GroupsRoutesDeps, 'registry'>;
   /** Demand response's rules, events and limits; without it, no demand-response routes. */
   demandResponse?: DemandResponseRoutesDeps;
+  /** Alerts to operators (docs/liveness.md); without it, no alert routes. */
+  alerts?: { store: AlertStore };
   bus: ChangeBus;
   /** The module's child logger (`{ module: 'http' }`), made by the composition root. */
   logger: Logger;
@@ -51,6 +55,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   if (deps.data) registerDataRoutes(app, { registry: deps.registry, data: deps.data });
   if (deps.groups) registerGroupsRoutes(app, { registry: deps.registry, ...deps.groups });
   if (deps.demandResponse) registerDemandResponseRoutes(app, deps.demandResponse);
+  if (deps.alerts) registerAlertsRoutes(app, deps.alerts);
   registerEventsRoute(app, { store: deps.store, bus: deps.bus, options: deps.events });
   registerHealthRoutes(app, { registry: deps.registry, store: deps.store, health: deps.health });
   return app;

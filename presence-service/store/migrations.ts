@@ -328,6 +328,6 @@ export const MIGRATIONS: readonly string[] = [
     acked_by    TEXT
   );
   CREATE INDEX alerts_by_meter ON alerts (meter_id, id);
-  CREATE INDEX alerts_open ON alerts (id) WHERE acked_at IS NULL AND delivery = 'sent';
+  CREATE INDEX alerts_open ON alerts (id) WHERE acked_at IS NULL AND delivery IN ('sent', 'rate-limited');
   `,
 ];

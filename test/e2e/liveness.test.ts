@@ -7,7 +7,7 @@ import { openDatabase } from '../../presence-service/store/database.js';
 import { createMeterRegistry } from '../../presence-service/store/meter-registry.js';
 import type { Stack } from '../../src/stack/start-stack.js';
 import { waitFor } from '../../src/stack/wait.js';
-import { getHistory, getMeter, waitForRecordedState } from './helpers/api.js';
+import { getHistory, getJson, getMeter, waitForRecordedState } from './helpers/api.js';
 import { type SlowLink, startSlowLink } from './helpers/slow-link.js';
 import { startTestStack } from './helpers/test-stack.js';
 
@@ -51,6 +51,16 @@ afterAll(async () => {
   await slowLink?.close();
 });
 
+interface AlertRow {
+  meterId: string;
+  kind: string;
+  reasonCode: string | null;
+  delivery: string;
+}
+
+const alertsFor = async (meterId: string) =>
+  (await getJson<{ alerts: AlertRow[] }>(`${stack.apiUrl}/api/alerts?meter=${meterId}`)).alerts;
+
 function editAgentConfig(meterId: string, edit: (config: AgentConfig) => AgentConfig): void {
   const handle = stack.agents.get(meterId);
   if (!handle) throw new Error(`no agent ${meterId}`);
@@ -77,17 +87,27 @@ describe('silent-death detection (issue 4)', () => {
     stack.agents.get(FROZEN)?.process?.signal('SIGCONT');
     await waitForRecordedState(stack, FROZEN, 'available', undefined, 30_000);
 
-    const history = await getHistory(stack, FROZEN);
+    const history = await getHistory(stack, FROZEN); // oldest first
     const down = history.findIndex(
       (c) => c.state === 'decoupled' && c.reason?.code === 'no-response',
     );
     expect(down, JSON.stringify(history)).toBeGreaterThanOrEqual(0);
     expect(history[down]).toMatchObject({ prevState: 'available', source: 'ping' });
-    // newest first: the recovery comes before the drop in the list
-    const up = history.findIndex(
-      (c, i) => i < down && c.prevState === 'decoupled' && c.state === 'available',
+    expect(history.slice(down + 1), JSON.stringify(history)).toContainEqual(
+      expect.objectContaining({ prevState: 'decoupled', state: 'available' }),
     );
-    expect(up, JSON.stringify(history)).toBeGreaterThanOrEqual(0);
+    // The stack's operator was alerted of both (alerts.xmpp defaults to it in the stack).
+    const alerts = await waitFor(
+      `${FROZEN}'s decoupled and recovered alerts`,
+      async () => {
+        const rows = await alertsFor(FROZEN);
+        return rows.some((a) => a.kind === 'recovered') ? rows : undefined;
+      },
+      10_000,
+    );
+    expect(alerts).toContainEqual(
+      expect.objectContaining({ kind: 'decoupled', reasonCode: 'no-response', delivery: 'sent' }),
+    );
     console.info(`frozen meter recorded no-response after ${detectedMs} ms (limit ${limitMs} ms)`);
   }, 90_000);
 
@@ -142,5 +162,8 @@ describe('silent-death detection (issue 4)', () => {
     expect(
       since.filter((c) => c.state === 'decoupled' && c.reason?.code === 'no-response'),
     ).toEqual([]);
+    // and no alert of a silent meter
+    const silentAlerts = (await alertsFor(SLOW)).filter((a) => a.reasonCode === 'no-response');
+    expect(silentAlerts).toEqual([]);
   }, 120_000);
 });

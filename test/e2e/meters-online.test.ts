@@ -118,15 +118,18 @@ describe('the five states (PROTOCOL §1)', () => {
 });
 
 describe('a meter that dies', () => {
-  it('is recorded decoupled/connection-lost after SIGKILL, reported by the server', async () => {
+  it('is recorded decoupled after SIGKILL, by the server or by the service pings, whichever is first', async () => {
     const id = 'mtr-0002';
-    const killedAt = Date.now();
     stack.agents.get(id)?.process?.signal('SIGKILL');
-    // The shipped liveness settings hold a dropped session for smacks_hibernation_time (10 s).
-    const meter = await waitForRecordedState(stack, id, 'decoupled', 'connection-lost', 30_000);
-    expect(Date.now() - killedAt).toBeLessThan(30_000);
-    expect(meter.reason?.code).toBe('connection-lost');
-    expect((await getHistory(stack, id)).at(-1)).toMatchObject({ source: 'server', seq: null });
+    // Two detectors race (docs/liveness.md): the server reports the session gone once the
+    // hibernation (10 s) ends; the service's pings find the meter silent after quietS + tries x
+    // timeout (at most 13 s after its last sign of life, which may be 5 s before the kill).
+    const meter = await waitForRecordedState(stack, id, 'decoupled', undefined, 30_000);
+    const last = (await getHistory(stack, id)).at(-1);
+    const byServer = { source: 'server', reason: { code: 'connection-lost', text: null } };
+    const byPings = { source: 'ping', reason: { code: 'no-response', text: null } };
+    expect([byServer, byPings]).toContainEqual({ source: last?.source, reason: meter.reason });
+    expect(last).toMatchObject({ prevState: 'available', state: 'decoupled', seq: null });
   });
 });
 
