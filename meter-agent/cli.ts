@@ -30,6 +30,8 @@ Options:
   -c, --config FILE    JSON config file (environment variables override single keys,
                        see docs/configuration.md); GP_AGENT_CONFIG also names it
       --config-dir DIR fleet: the directory of per-meter config directories
+      --shard I/N      fleet: run only the I-th of N equal parts (1-based), so that
+                       several processes can split one fleet
       --json           status: print JSON
   -h, --help           this help
   -v, --version        the version
@@ -59,7 +61,10 @@ async function main(argv: string[]): Promise<number> {
   const [command = 'run', ...rest] = positionals;
   if (command === 'fleet') {
     if (!values['config-dir']) return usageError(PROGRAM, 'fleet needs --config-dir');
-    return fleet(values['config-dir']);
+    const shard = parseShard(values.shard ?? '1/1');
+    if (!shard)
+      return usageError(PROGRAM, `--shard must be I/N with 1 <= I <= N, not '${values.shard}'`);
+    return fleet(values['config-dir'], shard);
   }
   // Before the config: a mistyped command must be named, not reported as a missing config key.
   if (!CONFIG_COMMANDS.includes(command)) {
@@ -109,6 +114,7 @@ function parse(argv: string[]) {
     options: {
       config: { type: 'string', short: 'c' },
       'config-dir': { type: 'string' },
+      shard: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -121,9 +127,23 @@ async function run(config: ReturnType<typeof loadAgentConfig>): Promise<number> 
   return runUntilSignal(PROGRAM, logger, await startAgent(config, logger));
 }
 
-async function fleet(configDir: string): Promise<number> {
-  const configs = findFleetConfigs(configDir);
-  if (configs.length === 0) return usageError(PROGRAM, `no */config.json below ${configDir}`);
+function parseShard(text: string): { index: number; count: number } | undefined {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  if (!match) return undefined;
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  return index >= 1 && index <= count ? { index, count } : undefined;
+}
+
+async function fleet(configDir: string, shard: { index: number; count: number }): Promise<number> {
+  // Every count-th meter from index-1: shards of equal size whatever the meters' names.
+  const configs = findFleetConfigs(configDir).filter((_, i) => i % shard.count === shard.index - 1);
+  if (configs.length === 0) {
+    return usageError(
+      PROGRAM,
+      `no */config.json below ${configDir} for shard ${shard.index}/${shard.count}`,
+    );
+  }
   const logger = createRootLogger({ name: PROGRAM, level: process.env.LOG_LEVEL ?? 'info' });
   return runUntilSignal(PROGRAM, logger, await startFleet(configs, logger));
 }

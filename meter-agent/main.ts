@@ -11,6 +11,7 @@ import { installCommands } from './commands/install-commands.js';
 import { type AgentConfig, serviceJidOf } from './config.js';
 import type { ControlRequest } from './control/control-protocol.js';
 import { refuseSecondAgent, startControlServer } from './control/control-server.js';
+import { startEmailChannel } from './email/email-channel.js';
 import { isSimulationInjection, SIMULATION_INJECTIONS } from './meter/injections.js';
 import { createSimulatedMeter } from './meter/simulated-meter.js';
 import { deriveState } from './presence/derive-state.js';
@@ -206,6 +207,16 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     },
   });
 
+  // The optional e-mail channel (docs/liveness.md): polls by e-mail answered with the status.
+  const emailChannel = config.email
+    ? await startEmailChannel({
+        settings: config.email,
+        meterId: config.meterId,
+        currentStatus: () => tracker.status,
+        logger: log('email'),
+      })
+    : undefined;
+
   const control = await startControlServer({
     dataDir: config.dataDir,
     logger: log('control'),
@@ -264,6 +275,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       modeController.stop();
       meter.stop();
       await control.close();
+      await emailChannel?.close();
       if (announce && supervisor.connected) {
         // PROTOCOL §1: a graceful stop says so, with reason `shutdown`.
         const last = tracker.apply('decoupled', { code: 'shutdown', text: 'agent shut down' });

@@ -9,6 +9,7 @@ import { componentJidOf, type ServiceConfig } from './config.js';
 import { handleMeterData } from './data/data-handler.js';
 import { createDataRecorder } from './data/data-recorder.js';
 import { createDataStore } from './data/data-store.js';
+import { createEmailPoller } from './email/email-poller.js';
 import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
 import { resolveLivenessLimits } from './liveness/liveness-limits.js';
@@ -238,6 +239,18 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     });
   });
 
+  // E-mail polling (docs/liveness.md), when configured: its reply listener runs before the API.
+  const emailPoller = config.email
+    ? createEmailPoller({
+        config: config.email,
+        db,
+        recorder,
+        meterAddress: (meterId) => registry.get(meterId)?.email ?? null,
+        logger: log('email'),
+      })
+    : undefined;
+  await emailPoller?.start();
+
   const http = buildHttpApi({
     registry,
     store,
@@ -245,6 +258,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     groups: { directory, commands: groupCommands, jobs },
     demandResponse: { service: demandResponse, store: drStore },
     alerts: { store: alertStore },
+    ...(emailPoller ? { email: emailPoller } : {}),
     bus,
     logger: log('http'),
     health: () => ({ xmpp: xmppState }),
@@ -265,6 +279,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       groupCommands.stop();
       demandResponse.stop();
       await http.close();
+      await emailPoller?.stop();
       await connection.supervisor.stop();
       db.close();
       log('service').info({ code }, 'stopped');

@@ -12,6 +12,7 @@ import {
   type DemandResponseRoutesDeps,
   registerDemandResponseRoutes,
 } from './demand-response-routes.js';
+import { type EmailRoutesDeps, registerEmailRoutes } from './email-routes.js';
 import { type EventStreamOptions, registerEventsRoute } from './events-route.js';
 import { type GroupsRoutesDeps, registerGroupsRoutes } from './groups-routes.js';
 import { type HealthSource, registerHealthRoutes } from './health-route.js';
@@ -32,6 +33,8 @@ export interface HttpApiDeps {
   demandResponse?: DemandResponseRoutesDeps;
   /** Alerts to operators (docs/liveness.md); without it, no alert routes. */
   alerts?: { store: AlertStore };
+  /** E-mail polls (docs/liveness.md); without it (no `email` config), no e-mail routes. */
+  email?: EmailRoutesDeps['poller'];
   bus: ChangeBus;
   /** The module's child logger (`{ module: 'http' }`), made by the composition root. */
   logger: Logger;
@@ -56,6 +59,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   if (deps.groups) registerGroupsRoutes(app, { registry: deps.registry, ...deps.groups });
   if (deps.demandResponse) registerDemandResponseRoutes(app, deps.demandResponse);
   if (deps.alerts) registerAlertsRoutes(app, deps.alerts);
+  if (deps.email) registerEmailRoutes(app, { registry: deps.registry, poller: deps.email });
   registerEventsRoute(app, { store: deps.store, bus: deps.bus, options: deps.events });
   registerHealthRoutes(app, { registry: deps.registry, store: deps.store, health: deps.health });
   return app;

@@ -54,7 +54,16 @@ export const smtpListenerSchema = z
   .refine((l) => (l.certFile === undefined) === (l.keyFile === undefined), {
     message: 'certFile and keyFile go together',
     path: ['keyFile'],
+  })
+  // Secure by default: poll tokens and meter states cross the network only inside TLS.
+  .refine((l) => l.certFile !== undefined || isLoopback(l.host), {
+    message: 'a listener beyond loopback needs TLS: set certFile and keyFile (PEM)',
+    path: ['certFile'],
   });
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 export type MailAddress = z.infer<typeof mailAddressSchema>;
 export type SmtpOutgoing = z.infer<typeof smtpOutgoingSchema>;

@@ -67,8 +67,11 @@ export interface Stack {
   /** The description written to <dataDir>/stack.json for people and programs. */
   readonly description: StackDescription;
   startAgent(meterId: string): NodeProcess;
-  /** Runs every meter of the stack in one `meter-agent fleet` process. */
-  startFleet(): NodeProcess;
+  /**
+   * Runs every meter of the stack in `meter-agent fleet` processes: one by default, or
+   * `shards` processes that split the meters between them (more cores, smaller heaps).
+   */
+  startFleet(shards?: number): NodeProcess[];
   startService(): Promise<NodeProcess>;
   stop(): Promise<void>;
 }
@@ -215,7 +218,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     logger.info('starting the presence service');
     const first = await launchService();
-    let fleet: NodeProcess | undefined;
+    let fleet: NodeProcess[] = [];
 
     const stack: Stack = {
       prosody,
@@ -257,13 +260,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         });
         return handle.process;
       },
-      startFleet() {
-        fleet = startNodeProcess({
-          script: programPath('meter-agent'),
-          args: ['fleet', '--config-dir', join(dataDir, 'agents')],
-          logFile: join(dataDir, 'logs', 'fleet.log'),
-          env: { LOG_LEVEL: options.agentConfig?.log?.level ?? 'info' },
-        });
+      startFleet(shards = 1) {
+        fleet = Array.from({ length: shards }, (_, i) =>
+          startNodeProcess({
+            script: programPath('meter-agent'),
+            args: [
+              'fleet',
+              '--config-dir',
+              join(dataDir, 'agents'),
+              '--shard',
+              `${i + 1}/${shards}`,
+            ],
+            logFile: join(dataDir, 'logs', shards === 1 ? 'fleet.log' : `fleet-${i + 1}.log`),
+            env: { LOG_LEVEL: options.agentConfig?.log?.level ?? 'info' },
+          }),
+        );
         return fleet;
       },
       async startService() {
@@ -273,7 +284,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       async stop() {
         await Promise.all([
           ...[...agents.values()].map((a) => (a.process?.running ? a.process.stop() : undefined)),
-          fleet?.running ? fleet.stop() : undefined,
+          ...fleet.map((f) => (f.running ? f.stop() : undefined)),
         ]);
         if (stack.service.running) await stack.service.stop();
         await prosody.stop();
