@@ -62,7 +62,7 @@ export function createEmailPoller(deps: {
   db: Database;
   /** The meter's registered e-mail address; null if it has none (or is not registered). */
   meterAddress(meterId: string): string | null;
-  recorder: Pick<PresenceRecorder, 'status' | 'protocolError'>;
+  recorder: Pick<PresenceRecorder, 'status' | 'protocolError' | 'gone'>;
   logger: Logger;
   now?: () => Date;
   /** How often pending polls past their expiry are marked expired. */
@@ -169,6 +169,12 @@ export function createEmailPoller(deps: {
         { count: expired.length, meterIds: expired.slice(0, 10).map((p) => p.meterId) },
         'e-mail polls expired without a reply',
       );
+    }
+    // An unanswered poll is the e-mail meter's silence: decoupled/no-response, source email.
+    // The recorder drops it when the meter was heard from after the poll went out (a meter
+    // that is also online over XMPP), so only a meter silent on every channel is affected.
+    for (const poll of expired) {
+      recorder.gone(poll.meterId, 'no-response', 'email', at, new Date(poll.sentAt));
     }
     if (at.getTime() - lastPruneMs >= PRUNE_EVERY_MS) {
       lastPruneMs = at.getTime();

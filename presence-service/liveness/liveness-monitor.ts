@@ -3,7 +3,7 @@ import type { MeterState } from '../../src/protocol/states.js';
 import { LIVENESS_DEFAULTS, type LivenessLimits } from '../config.js';
 import type { ChangeBus } from '../presence/change-bus.js';
 import type { PresenceRecorder } from '../presence/presence-recorder.js';
-import type { CurrentState } from '../store/presence-store.js';
+import type { ChangeSource, CurrentState } from '../store/presence-store.js';
 import type { MeterPinger } from '../xmpp/meter-pinger.js';
 import type { StatusQuerier } from '../xmpp/status-querier.js';
 
@@ -59,7 +59,10 @@ const RECHECK_MIN_MS = 30_000;
 export function createLivenessMonitor(deps: LivenessDeps): LivenessMonitor {
   const { ping, recorder, logger } = deps;
   const now = deps.now ?? Date.now;
-  const known = new Map<string, { state: MeterState; reasonCode: string | null }>();
+  const known = new Map<
+    string,
+    { state: MeterState; reasonCode: string | null; source: ChangeSource }
+  >();
   const probing = new Set<string>();
   const suspected = new Set<string>();
   const recheckAt = new Map<string, number>();
@@ -179,6 +182,8 @@ export function createLivenessMonitor(deps: LivenessDeps): LivenessMonitor {
       if (probing.has(meterId)) continue;
       const state = known.get(meterId);
       if (!state) continue; // never heard of: recovery asks it when the service connects
+      // Known by e-mail only: its schedule of e-mail polls is its liveness, not XMPP pings.
+      if (state.source === 'email') continue;
       const limits = meters.limitsOf(meterId);
       if (state.state === 'decoupled') {
         if (state.reasonCode !== 'no-response' || t < (recheckAt.get(meterId) ?? 0)) continue;
@@ -198,10 +203,18 @@ export function createLivenessMonitor(deps: LivenessDeps): LivenessMonitor {
       if (!stopped) return;
       stopped = false;
       for (const [meterId, current] of deps.initialStates()) {
-        known.set(meterId, { state: current.state, reasonCode: current.reasonCode });
+        known.set(meterId, {
+          state: current.state,
+          reasonCode: current.reasonCode,
+          source: current.source,
+        });
       }
       unsubscribe = deps.bus.subscribe((change) => {
-        known.set(change.meterId, { state: change.state, reasonCode: change.reasonCode });
+        known.set(change.meterId, {
+          state: change.state,
+          reasonCode: change.reasonCode,
+          source: change.source,
+        });
         recheckAt.delete(change.meterId);
       });
       timer = setInterval(sweep, deps.sweepEveryMs);

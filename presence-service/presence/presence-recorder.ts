@@ -145,6 +145,9 @@ export function createPresenceRecorder(deps: {
       }
       // Already gone: news of it again is not a sign of life, and not a change.
       if (current?.state === 'decoupled') return null;
+      // A meter known by e-mail only has no XMPP session by design: a query or ping finding
+      // none says nothing about it (its unanswered e-mail polls do, with source 'email').
+      if (current?.source === 'email' && (source === 'query' || source === 'ping')) return null;
       return record(
         meterId,
         current,

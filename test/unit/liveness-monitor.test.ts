@@ -224,6 +224,16 @@ describe('silent-death detection', () => {
     monitor.stop();
   });
 
+  it('leaves a meter known by e-mail only to its e-mail polls', async () => {
+    ids = ['m1'];
+    recorder.status('m1', available(1), 'email', new Date(clock));
+    monitor.start();
+    monitor.setOnline(true);
+    await sweepAt(60_000);
+    expect(pings).toEqual([]);
+    monitor.stop();
+  });
+
   it('gives a slow group its own, more lenient limits', async () => {
     pingAnswer = async () => ({ kind: 'timeout' });
     startWithOnlineMeters('m1', 'm2');

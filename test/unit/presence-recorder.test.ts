@@ -107,6 +107,27 @@ describe('presence recorder (PROTOCOL §1)', () => {
     expect(recorder.gone('m1', 'connection-lost', 'server', at(5))).toBeNull();
   });
 
+  it('does not let a missing XMPP session decouple a meter known by e-mail only', () => {
+    recorder.status('m1', status(1), 'email', at(0));
+    expect(recorder.gone('m1', 'connection-lost', 'query', at(1), at(1))).toBeNull();
+    expect(recorder.gone('m1', 'connection-lost', 'ping', at(2), at(2))).toBeNull();
+    // its unanswered e-mail poll does
+    expect(recorder.gone('m1', 'no-response', 'email', at(9), at(3))).toMatchObject({
+      state: 'decoupled',
+      reasonCode: 'no-response',
+      source: 'email',
+    });
+  });
+
+  it('keeps the last sign of life in memory and writes it at most every few seconds', () => {
+    recorder.status('m1', status(1), 'push', at(0));
+    recorder.seen('m1', at(2));
+    expect(recorder.lastSignOfLife('m1')).toBe(at(2).getTime());
+    expect(store.current('m1')?.lastSeenAt).toBe(at(0).toISOString());
+    recorder.seen('m1', at(6));
+    expect(store.current('m1')?.lastSeenAt).toBe(at(6).toISOString());
+  });
+
   it('keeps protocol errors for the meter', () => {
     recorder.protocolError('m1', 'meter/@seq: bad', '<presence/>', at(0));
     expect(store.protocolErrors('m1', 5)).toMatchObject([{ error: 'meter/@seq: bad' }]);
