@@ -14,6 +14,7 @@ import {
 import { loadConfig } from '../src/config/load-config.js';
 import { METER_ID_PATTERN } from '../src/protocol/index.js';
 import { serviceJid } from '../src/protocol/meter-id.js';
+import { cronProblem } from './polling/cron.js';
 
 // STYLE §6: the presence service's one config schema; units in the key names.
 
@@ -105,7 +106,13 @@ const pollScheduleSchema = z
     /** Names the schedule in logs, the API and metrics. */
     name: z.string().regex(METER_ID_PATTERN, 'must be a name like hourly-status'),
     /** A cron expression (5 or 6 fields, seconds first if 6), evaluated in UTC. */
-    cron: z.string().min(1),
+    cron: z
+      .string()
+      .min(1)
+      .superRefine((expression, ctx) => {
+        const problem = cronProblem(expression);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     /**
      * `status`: the status query (PROTOCOL §3); `ping`: XEP-0199 to the full JID;
      * `last-activity`: XEP-0012 on the bare JID of meters that are decoupled; `email`: an

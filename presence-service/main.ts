@@ -14,6 +14,9 @@ import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
 import { resolveLivenessLimits } from './liveness/liveness-limits.js';
 import { createLivenessMonitor } from './liveness/liveness-monitor.js';
+import { systemClock } from './polling/clock.js';
+import { createPollRunner } from './polling/poll-runner.js';
+import { createPollScheduler } from './polling/poll-scheduler.js';
 import { createDemandResponseService } from './power/demand-response-service.js';
 import { createDrStore } from './power/dr-store.js';
 import { createChangeBus } from './presence/change-bus.js';
@@ -23,6 +26,7 @@ import { openDatabase } from './store/database.js';
 import { createGroupDirectory } from './store/group-directory.js';
 import { createJobStore } from './store/job-store.js';
 import { createMeterRegistry } from './store/meter-registry.js';
+import { createPollStore } from './store/poll-store.js';
 import { createPresenceStore } from './store/presence-store.js';
 import { watchForeignCommits } from './store/registry-watch.js';
 import { alertAckers, answerAlertChat, createAlertSender } from './xmpp/alert-chat-handler.js';
@@ -30,6 +34,7 @@ import { createComponentConnection } from './xmpp/component-connection.js';
 import { answerComponentQueries } from './xmpp/component-info.js';
 import { createComponentKeepAlive } from './xmpp/component-keepalive.js';
 import { answerGroupChat } from './xmpp/group-chat-handler.js';
+import { createLastActivityQuerier } from './xmpp/last-activity-querier.js';
 import { createMeterPinger } from './xmpp/meter-pinger.js';
 import { handleMeterPresence } from './xmpp/presence-handler.js';
 import { createServerPinger, serverAnsweringCheck } from './xmpp/server-pinger.js';
@@ -130,8 +135,9 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   const directory = createGroupDirectory({ db });
 
   // Silent-death detection (docs/liveness.md).
+  const pingMeter = createMeterPinger({ xmpp, componentJid, domain: config.domain });
   const liveness = createLivenessMonitor({
-    ping: createMeterPinger({ xmpp, componentJid, domain: config.domain }),
+    ping: pingMeter,
     query: statusQuery,
     recorder,
     bus,
@@ -251,6 +257,29 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     : undefined;
   await emailPoller?.start();
 
+  // Polling schedules (docs/liveness.md): a poll that times out hands the meter to liveness.
+  const pollStore = createPollStore({ db });
+  const pollScheduler = createPollScheduler({
+    schedules: config.polling.schedules,
+    clock: systemClock,
+    membersOf: (group) => (group === undefined ? registry.ids() : directory.members(group)),
+    poll: createPollRunner({
+      query: statusQuery,
+      ping: pingMeter,
+      lastActivity: createLastActivityQuerier({ xmpp, componentJid, domain: config.domain }),
+      ...(emailPoller ? { emailPoll: (meterId: string) => emailPoller.poll(meterId) } : {}),
+      recorder,
+      currentState: (meterId) => store.current(meterId)?.state,
+      pollStore,
+      suspect: (meterId) => liveness.suspect(meterId),
+      logger: log('polling'),
+    }),
+    store: pollStore,
+    isOnline: () => xmppState === 'online',
+    logger: log('polling'),
+  });
+  pollScheduler.start();
+
   const http = buildHttpApi({
     registry,
     store,
@@ -258,6 +287,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     groups: { directory, commands: groupCommands, jobs },
     demandResponse: { service: demandResponse, store: drStore },
     alerts: { store: alertStore },
+    polling: { scheduler: pollScheduler, pollStore },
     ...(emailPoller ? { email: emailPoller } : {}),
     bus,
     logger: log('http'),
@@ -279,6 +309,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       groupCommands.stop();
       demandResponse.stop();
       await http.close();
+      await pollScheduler.stop();
       await emailPoller?.stop();
       await connection.supervisor.stop();
       db.close();

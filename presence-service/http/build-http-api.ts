@@ -17,6 +17,7 @@ import { type EventStreamOptions, registerEventsRoute } from './events-route.js'
 import { type GroupsRoutesDeps, registerGroupsRoutes } from './groups-routes.js';
 import { type HealthSource, registerHealthRoutes } from './health-route.js';
 import { registerMetersRoutes } from './meters-routes.js';
+import { type PollingRoutesDeps, registerPollingRoutes } from './polling-routes.js';
 import { DebugRequestLogController } from './request-logging.js';
 
 // The presence service's HTTP API, built but not listening: tests drive it with app.inject()
@@ -33,6 +34,8 @@ export interface HttpApiDeps {
   demandResponse?: DemandResponseRoutesDeps;
   /** Alerts to operators (docs/liveness.md); without it, no alert routes. */
   alerts?: { store: AlertStore };
+  /** Polling schedules and their runs (docs/liveness.md); without it, no polling routes. */
+  polling?: Omit<PollingRoutesDeps, 'registry'>;
   /** E-mail polls (docs/liveness.md); without it (no `email` config), no e-mail routes. */
   email?: EmailRoutesDeps['poller'];
   bus: ChangeBus;
@@ -59,6 +62,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   if (deps.groups) registerGroupsRoutes(app, { registry: deps.registry, ...deps.groups });
   if (deps.demandResponse) registerDemandResponseRoutes(app, deps.demandResponse);
   if (deps.alerts) registerAlertsRoutes(app, deps.alerts);
+  if (deps.polling) registerPollingRoutes(app, { registry: deps.registry, ...deps.polling });
   if (deps.email) registerEmailRoutes(app, { registry: deps.registry, poller: deps.email });
   registerEventsRoute(app, { store: deps.store, bus: deps.bus, options: deps.events });
   registerHealthRoutes(app, { registry: deps.registry, store: deps.store, health: deps.health });
