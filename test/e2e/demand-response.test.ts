@@ -138,9 +138,11 @@ describe('demand response over a simulated feeder', () => {
     const shedIds = started.decisions.filter((d) => d.kind === 'shed').map((d) => d.meterId ?? '');
     const priorities = shedIds.map((id) => PRIORITIES[id] ?? 0);
     expect(priorities).toEqual([...priorities].sort((a, b) => a - b));
-    // mtr-0006 (prio 10) unless its house draws too little to be worth shedding
+    // mtr-0006 (prio 10) unless its house draws too little to be worth shedding. The loads move
+    // between our snapshot and the service's evaluation, so a meter of even lower priority may
+    // have become worth shedding meanwhile; never one of higher priority.
     const lowest = [...sheddable].sort((a, b) => (PRIORITIES[a] ?? 0) - (PRIORITIES[b] ?? 0))[0];
-    expect(shedIds[0]).toBe(lowest);
+    expect(PRIORITIES[shedIds[0] ?? ''] ?? 0).toBeLessThanOrEqual(PRIORITIES[lowest ?? ''] ?? 0);
     expect(started.decisions[0]?.kind).toBe('event-start');
     expect(started.decisions[0]?.reason).toMatch(
       new RegExp(`^total [\\d.]+ kW > limit ${limitKw} kW for [\\d.]+ s$`),
