@@ -32,6 +32,9 @@ Options:
       --config-dir DIR fleet: the directory of per-meter config directories
       --shard I/N      fleet: run only the I-th of N equal parts (1-based), so that
                        several processes can split one fleet
+      --start-concurrency N
+                       fleet: logins started at once by this process (default 50 ÷ N
+                       shards, at least 5)
       --json           status: print JSON
   -h, --help           this help
   -v, --version        the version
@@ -64,7 +67,11 @@ async function main(argv: string[]): Promise<number> {
     const shard = parseShard(values.shard ?? '1/1');
     if (!shard)
       return usageError(PROGRAM, `--shard must be I/N with 1 <= I <= N, not '${values.shard}'`);
-    return fleet(values['config-dir'], shard);
+    const concurrency = Number(values['start-concurrency'] ?? Math.ceil(50 / shard.count));
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      return usageError(PROGRAM, '--start-concurrency must be a whole number of at least 1');
+    }
+    return fleet(values['config-dir'], shard, Math.max(5, concurrency));
   }
   // Before the config: a mistyped command must be named, not reported as a missing config key.
   if (!CONFIG_COMMANDS.includes(command)) {
@@ -115,6 +122,7 @@ function parse(argv: string[]) {
       config: { type: 'string', short: 'c' },
       'config-dir': { type: 'string' },
       shard: { type: 'string' },
+      'start-concurrency': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -135,7 +143,11 @@ function parseShard(text: string): { index: number; count: number } | undefined 
   return index >= 1 && index <= count ? { index, count } : undefined;
 }
 
-async function fleet(configDir: string, shard: { index: number; count: number }): Promise<number> {
+async function fleet(
+  configDir: string,
+  shard: { index: number; count: number },
+  startConcurrency: number,
+): Promise<number> {
   // Every count-th meter from index-1: shards of equal size whatever the meters' names.
   const configs = findFleetConfigs(configDir).filter((_, i) => i % shard.count === shard.index - 1);
   if (configs.length === 0) {
@@ -145,7 +157,7 @@ async function fleet(configDir: string, shard: { index: number; count: number })
     );
   }
   const logger = createRootLogger({ name: PROGRAM, level: process.env.LOG_LEVEL ?? 'info' });
-  return runUntilSignal(PROGRAM, logger, await startFleet(configs, logger));
+  return runUntilSignal(PROGRAM, logger, await startFleet(configs, logger, startConcurrency));
 }
 
 function formatStatus(report: unknown): string {

@@ -8,6 +8,14 @@ import { type RunningAgent, startAgent } from './main.js';
 // Fleet mode: one process runs many meters, each its own XMPP session, meter model and state,
 // through exactly the code path of a single agent (startAgent), sharing one event loop.
 
+/** How long one meter's first login may hold a start slot. */
+const LOGIN_WAIT_MS = 30_000;
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+
 export interface RunningFleet {
   readonly size: number;
   stop(): Promise<void>;
@@ -26,6 +34,12 @@ export function findFleetConfigs(configDir: string): string[] {
 export async function startFleet(
   configFiles: string[],
   logger: Logger,
+  /**
+   * Logins in flight at once from this process: a meter counts until its first session is up
+   * (or LOGIN_WAIT_MS passed; it goes on trying with backoff). Without this bound 10,000 meters
+   * connected at once, logins timed out and retried, and Prosody fell behind for minutes.
+   * Several processes of one fleet share the server, so they split the number between them.
+   */
   startConcurrency = 50,
 ): Promise<RunningFleet> {
   // Per-meter keys must not come from one shared environment, so none is read here.
@@ -38,6 +52,7 @@ export async function startFleet(
   const results = await boundedMap(configs, startConcurrency, async (config) => {
     const agent = await startAgent(config, logger.child({ meterId: config.meterId }));
     agents.push(agent);
+    await Promise.race([agent.firstOnline, agent.exited, sleep(LOGIN_WAIT_MS)]);
     // One meter's fatal error (e.g. its password was refused) ends that meter, not the fleet.
     void agent.exited.then((code) => {
       if (code !== 0) logger.error({ meterId: config.meterId, code }, 'meter stopped');

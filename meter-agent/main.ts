@@ -38,6 +38,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Resolves with the process exit code once the agent has ended (stop or fatal error). */
   readonly exited: Promise<number>;
+  /** Resolves when the first session is ready (fleet mode paces its logins with it). */
+  readonly firstOnline: Promise<void>;
   /** Why the agent ended on its own, if it did (e.g. the login was refused). */
   readonly failure: GridpresenceError | undefined;
 }
@@ -153,6 +155,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
   answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind, acl, commands });
 
+  let resolveFirstOnline: () => void = () => {};
+  const firstOnline = new Promise<void>((resolve) => {
+    resolveFirstOnline = resolve;
+  });
   let fatalFailure: GridpresenceError | undefined;
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => {
@@ -174,6 +180,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         announcer.setReady(true);
         telemetry.setReady(true);
         log('connection').info({ jid: xmpp.jid?.toString(), resumed }, 'online');
+        resolveFirstOnline();
         if (resumed) {
           // XEP-0198 resumption: the server still holds our last presence; announce only news.
           if (announcer.lastSentSeq !== tracker.status.seq)
@@ -304,6 +311,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   return {
     stop: () => shutdown(EXIT.OK, true),
     exited,
+    firstOnline,
     get failure() {
       return fatalFailure;
     },

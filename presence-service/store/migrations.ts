@@ -330,4 +330,48 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX alerts_by_meter ON alerts (meter_id, id);
   CREATE INDEX alerts_open ON alerts (id) WHERE acked_at IS NULL AND delivery IN ('sent', 'rate-limited');
   `,
+  // 6: access control on HTTP (docs/http-auth.md). Users with a role and a scrypt password hash
+  // (never the password); sessions and API tokens are stored as SHA-256 hashes of the secret the
+  // client holds, so a copy of the database lets nobody sign in. Removing a user removes their
+  // sessions and tokens.
+  `
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role          TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    -- scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    -- Set when a password is changed: sessions created before it stop working.
+    password_changed_at TEXT NOT NULL
+  );
+
+  CREATE TABLE sessions (
+    token_hash   TEXT PRIMARY KEY NOT NULL,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- The double-submit value the dashboard sends back in X-CSRF-Token on every change.
+    csrf_token   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    remote_addr  TEXT,
+    user_agent   TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_by_user ON sessions (user_id);
+  CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+  CREATE TABLE api_tokens (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    label        TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    -- The first characters of the token, shown in lists so a person can tell tokens apart.
+    prefix       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT,
+    expires_at   TEXT,
+    revoked_at   TEXT
+  );
+  CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
+  `,
 ];

@@ -71,7 +71,7 @@ export interface Stack {
    * Runs every meter of the stack in `meter-agent fleet` processes: one by default, or
    * `shards` processes that split the meters between them (more cores, smaller heaps).
    */
-  startFleet(shards?: number): NodeProcess[];
+  startFleet(shards?: number, startConcurrency?: number): NodeProcess[];
   startService(): Promise<NodeProcess>;
   stop(): Promise<void>;
 }
@@ -260,7 +260,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         });
         return handle.process;
       },
-      startFleet(shards = 1) {
+      startFleet(shards = 1, startConcurrency?: number) {
         fleet = Array.from({ length: shards }, (_, i) =>
           startNodeProcess({
             script: programPath('meter-agent'),
@@ -270,6 +270,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
               join(dataDir, 'agents'),
               '--shard',
               `${i + 1}/${shards}`,
+              ...(startConcurrency ? ['--start-concurrency', String(startConcurrency)] : []),
             ],
             logFile: join(dataDir, 'logs', shards === 1 ? 'fleet.log' : `fleet-${i + 1}.log`),
             env: { LOG_LEVEL: options.agentConfig?.log?.level ?? 'info' },

@@ -81,10 +81,7 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
     const started = first ? entity.start() : entity.reconnect.reconnect();
     started.catch((error: Error) => {
       if (isFatal(error)) return failFatally(error);
-      logger.warn(
-        { err: error.message, code: (error as NodeJS.ErrnoException).code },
-        'connection attempt failed',
-      );
+      logger.warn(describeError(error), 'connection attempt failed');
       clearTimeout(attemptTimer);
       attemptTimer = undefined;
       // The socket may still be open (e.g. the stream never opened): close it before retrying.
@@ -131,7 +128,7 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
 
   entity.on('error', (error: Error) => {
     if (isFatal(error)) return failFatally(error);
-    logger.warn({ err: error.message, code: (error as NodeJS.ErrnoException).code }, 'xmpp error');
+    logger.warn(describeError(error), 'xmpp error');
   });
 
   entity.on('online', () => {
@@ -177,5 +174,15 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
     get reconnects() {
       return reconnects;
     },
+  };
+}
+
+/** Log fields for a connection error; an AggregateError (every address refused) has no message. */
+function describeError(error: Error): { err: string; code?: string; errors?: string[] } {
+  const nested = (error as Partial<AggregateError>).errors;
+  return {
+    err: error.message || error.name,
+    ...((error as NodeJS.ErrnoException).code && { code: (error as NodeJS.ErrnoException).code }),
+    ...(Array.isArray(nested) && { errors: nested.map((e: Error) => e.message) }),
   };
 }

@@ -2,6 +2,7 @@ import { type Client, client } from '@xmpp/client';
 import type { Logger } from '../log.js';
 import { installFastScram } from './workarounds/fast-scram.js';
 import { installStopCrashGuard } from './workarounds/stop-crash-guard.js';
+import { installWriteAfterEndGuard } from './workarounds/write-after-end-guard.js';
 
 // The one place an XMPP client is assembled for a meter (single agent and fleet mode alike).
 
@@ -30,6 +31,7 @@ export function installXmppWorkarounds(): Promise<void> {
   workaroundsInstalled ??= (async () => {
     installFastScram();
     await installStopCrashGuard();
+    installWriteAfterEndGuard();
   })();
   return workaroundsInstalled;
 }
