@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,12 +20,15 @@ import { summarize } from '../src/util/percentiles.js';
 // silence by itself; (2) what polling 10,000 meters once a minute costs the server side:
 // stanzas/s and the CPU of Prosody and the service over one whole period, beside the idle floor.
 
-const HELP = `Usage: npm run measure:liveness -- [--trials 20] [--load-meters 10000] [--shards 4]
+const HELP = `Usage: npm run measure:liveness -- [--trials 20] [--load-meters 10000]
+         [--heartbeat-meters 0] [--shards 4]
 
 Part 1 starts Prosody, the service and 5 meter agents (a process each) with the shipped
 liveness defaults, freezes meters with SIGSTOP and times their detection.
 Part 2 (skipped with --load-meters 0) starts N meters in --shards fleet processes with a
 status poll of every meter once a minute, and measures one idle minute and one polling minute.
+Part 3 (--heartbeat-meters N) measures a minute of the liveness defaults (5 s heartbeats,
+silent-death detection on) with N meters, then the same meters without either (the floor).
 Writes bench/results/liveness-<time>.json.
 `;
 
@@ -217,6 +220,71 @@ async function measurePollingLoad(meterCount: number, shards: number, logger: Lo
 
 const SCHEDULE = 'load-status';
 
+/** Part 3: a minute of the liveness defaults, then a minute without heartbeats or liveness. */
+async function measureHeartbeatLoad(meterCount: number, shards: number, logger: Logger) {
+  const { stack, close } = await tempStack(meterCount, {
+    agentConfig: { telemetry: { intervalS: 86_400 } },
+  });
+  try {
+    const online = async () => {
+      const fleet = stack.startFleet(shards, Math.max(5, Math.ceil(20 / shards)));
+      await waitFor(
+        `all ${meterCount} meters available`,
+        async () => {
+          const url = `${stack.apiUrl}/api/stats`;
+          const body = await getJson<{ counts: Record<string, number> }>(url);
+          return body.counts.available === meterCount || undefined;
+        },
+        600_000,
+        1_000,
+      );
+      await sleep(10_000); // let the logins' tail settle
+      return fleet;
+    };
+    const fleet = await online();
+    logger.info({ meters: meterCount }, 'measuring a minute of heartbeats and liveness');
+    const window = meterCpu(stack);
+    await sleep(60_000);
+    const defaults = window.stop();
+    const decoupled = (
+      await getJson<{ counts: Record<string, number> }>(`${stack.apiUrl}/api/stats`)
+    ).counts.decoupled;
+
+    // The floor: the same meters with heartbeats off, and the service without liveness.
+    await Promise.all(fleet.map((f) => f.stop()));
+    for (const handle of stack.agents.values()) {
+      const config = JSON.parse(readFileSync(handle.configFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(handle.configFile, JSON.stringify({ ...config, presence: { heartbeatS: 0 } }));
+    }
+    const serviceConfig = JSON.parse(readFileSync(stack.serviceConfigFile, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    writeFileSync(
+      stack.serviceConfigFile,
+      JSON.stringify({ ...serviceConfig, liveness: { enabled: false } }),
+      { mode: 0o600 },
+    );
+    await stack.service.stop();
+    await stack.startService();
+    await online();
+    logger.info('measuring the floor minute');
+    const floorWindow = meterCpu(stack);
+    await sleep(60_000);
+    const floor = floorWindow.stop();
+    return {
+      meters: meterCount,
+      heartbeatS: 5,
+      heartbeatsPerS: meterCount / 5,
+      defaults,
+      floor,
+      falselyDecoupledDuringDefaults: decoupled,
+    };
+  } finally {
+    await close();
+  }
+}
+
 function meterCpu(stack: Stack) {
   const prosody = cpuMeter(stack.prosody.pid);
   const service = cpuMeter(stack.service.pid);
@@ -242,6 +310,7 @@ async function main(): Promise<number> {
       trials: { type: 'string', default: '20' },
       'load-meters': { type: 'string', default: '10000' },
       shards: { type: 'string', default: '4' },
+      'heartbeat-meters': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -257,11 +326,14 @@ async function main(): Promise<number> {
 
   const detection = trials > 0 ? await measureDetection(trials, logger) : undefined;
   const load = loadMeters > 0 ? await measurePollingLoad(loadMeters, shards, logger) : undefined;
+  const heartbeatMeters = Number(values['heartbeat-meters']);
+  const heartbeat =
+    heartbeatMeters > 0 ? await measureHeartbeatLoad(heartbeatMeters, shards, logger) : undefined;
 
   const bound = worstCaseDetectionMs(LIVENESS_DEFAULTS, 1_000);
   const result = {
     script: 'scripts/measure-liveness.ts',
-    command: `npm run measure:liveness -- --trials ${trials} --load-meters ${loadMeters} --shards ${shards}`,
+    command: `npm run measure:liveness -- --trials ${trials} --load-meters ${loadMeters} --heartbeat-meters ${heartbeatMeters} --shards ${shards}`,
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
     settings: { ...LIVENESS_DEFAULTS, sweepEveryMs: 1_000, heartbeatS: 5, worstCaseMs: bound },
@@ -271,6 +343,7 @@ async function main(): Promise<number> {
       floorProsodyAloneMs: summarize(detection.serverMs),
     },
     pollingLoad: load,
+    heartbeatLoad: heartbeat,
   };
   let out = '';
   if (detection) {
@@ -292,6 +365,15 @@ status poll of every meter once a minute: ${load.run.meters} polled, counts ${JS
                        polling minute   idle minute (floor)   (% of one core)
   Prosody               ${pct(load.polling.prosody)}         ${pct(load.idle.prosody)}
   presence service      ${pct(load.polling.service)}         ${pct(load.idle.service)}
+`;
+  }
+  if (heartbeat) {
+    const pct = (w: { percent: number }) => `${w.percent.toFixed(1)} %`.padStart(8);
+    out += `
+${heartbeat.meters} meters with the liveness defaults (${heartbeat.heartbeatsPerS}/s heartbeats; ${heartbeat.falselyDecoupledDuringDefaults} decoupled)
+                       defaults minute   no heartbeat, no liveness (floor)
+  Prosody               ${pct(heartbeat.defaults.prosody)}          ${pct(heartbeat.floor.prosody)}
+  presence service      ${pct(heartbeat.defaults.service)}          ${pct(heartbeat.floor.service)}
 `;
   }
   process.stdout.write(out);
