@@ -4,8 +4,11 @@ import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-e
 import { runUntilSignal } from '../src/cli/run-until-signal.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
+import { createTokenStore } from './auth/token-store.js';
+import { createUserStore } from './auth/user-store.js';
 import { type GroupsCommandDeps, runGroupsCommand } from './cli/groups-command.js';
 import { type MetersCommandDeps, runMetersCommand } from './cli/meters-command.js';
+import { runUsersCommand, type UsersCommandDeps } from './cli/users-command.js';
 import { loadServiceConfig, type ServiceConfig } from './config.js';
 import { startService } from './main.js';
 import { type AccountProvisioner, createProvisioner } from './provisioning/account-provisioner.js';
@@ -24,6 +27,8 @@ Commands:
   run                  run the service (the default); stops cleanly on SIGINT/SIGTERM
   meters …             provision meters: add, remove, list, import (see 'meters --help')
   groups …             group memberships: list, show, add, remove (see 'groups --help')
+  users …              HTTP API users and tokens: list, add, remove, passwd, token
+                       (see 'users --help')
 
 Options:
   -c, --config FILE    JSON config file (environment variables override single keys,
@@ -38,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv.find((arg) => !arg.startsWith('-')) ?? 'run';
   if (command === 'meters') return meters(argv);
   if (command === 'groups') return groups(argv);
+  if (command === 'users') return users(argv);
   let values: { config?: string; help?: boolean; version?: boolean };
   try {
     ({ values } = parseArgs({
@@ -101,6 +107,40 @@ async function groups(argv: string[]): Promise<number> {
   } finally {
     db.close();
   }
+}
+
+/** `users …`: the HTTP API's users and tokens (docs/http-auth.md); needs only the database. */
+async function users(argv: string[]): Promise<number> {
+  const { sub, configFile, needsConfig } = subCommandArgs('users', argv);
+  if (!needsConfig) return runUsersCommand(sub, { out, err } as unknown as UsersCommandDeps);
+  const config = loadServiceConfig(configFile);
+  const db = openDatabase(config.database.path);
+  try {
+    return await runUsersCommand(sub, {
+      users: createUserStore({ db }),
+      tokens: createTokenStore({ db }),
+      readStdin: readFirstLineOfStdin,
+      out,
+      err,
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** For --password-stdin: a pipe only, since a terminal would show the password as it is typed. */
+async function readFirstLineOfStdin(): Promise<string> {
+  if (process.stdin.isTTY) {
+    throw new Error(
+      '--password-stdin reads a pipe, not the terminal, e.g. read -rs PW && printf \'%s\\n\' "$PW" | presence-service users passwd NAME --password-stdin',
+    );
+  }
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
 }
 
 /** `meters …`: the config comes from --config before or after the sub-command. */

@@ -209,20 +209,53 @@ export const serviceConfigSchema = z
     http: z
       .object({
         /**
-         * Loopback only until the API authenticates its callers (the dashboard issue): anyone
-         * who reaches it may run group commands and change demand-response limits.
+         * Loopback by default. Callers authenticate (docs/http-auth.md), but passwords, session
+         * cookies and tokens must not cross a network in clear text: another address needs
+         * `tls`, or `trustProxy` with a TLS-terminating proxy in front (checked below).
          */
-        host: z
-          .string()
-          .default('127.0.0.1')
-          .refine(
-            (h) => h === 'localhost' || h === '::1' || h.startsWith('127.'),
-            'the HTTP API has no authentication yet: it listens on loopback only (127.0.0.1, ::1)',
-          ),
+        host: z.string().default('127.0.0.1'),
         port: z.coerce.number().int().min(0).max(65535).default(8080),
+        /** A signed-in session ends after this many minutes without a request... */
+        sessionIdleMin: z
+          .number()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(60),
+        /** ...and this many hours after sign-in, however busy. */
+        sessionMaxHours: z
+          .number()
+          .min(0.1)
+          .max(30 * 24)
+          .default(12),
+        /** HTTPS: PEM files of the certificate (with its chain) and its private key. */
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .strict()
+          .optional(),
+        /**
+         * Behind a reverse proxy: believe its X-Forwarded-For (the client address that sign-in
+         * throttling counts) and X-Forwarded-Proto (HTTPS, so cookies are Secure). Only with a
+         * proxy that sets them, and a `host` that only the proxy can reach.
+         */
+        trustProxy: z.boolean().default(false),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+      .default({
+        host: '127.0.0.1',
+        port: 8080,
+        sessionIdleMin: 60,
+        sessionMaxHours: 12,
+        trustProxy: false,
+      })
+      .superRefine((http, ctx) => {
+        if (isLoopback(http.host) || http.tls || http.trustProxy) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['host'],
+          message:
+            'a host other than loopback (127.0.0.1, ::1) needs http.tls (certFile, keyFile), or http.trustProxy: true behind a TLS-terminating proxy: passwords and session cookies must not cross the network in clear text',
+        });
+      }),
     provisioning: z
       .object({
         /** How meter accounts are created on the XMPP server. */
@@ -324,6 +357,10 @@ export const serviceConfigSchema = z
       });
     }
   });
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
 
 /** IP literals must be loopback or private (RFC 1918, RFC 4193); names are resolved by the OS. */
 function isPrivateOrName(host: string): boolean {

@@ -1,19 +1,24 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createAcl } from '../meter-agent/security/acl.js';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { createAlertService } from './alerts/alert-service.js';
 import { createAlertStore } from './alerts/alert-store.js';
+import { createAccessControl } from './auth/access-control.js';
 import { createCommandClient } from './commands/command-client.js';
 import { componentJidOf, type ServiceConfig } from './config.js';
 import { handleMeterData } from './data/data-handler.js';
 import { createDataRecorder } from './data/data-recorder.js';
 import { createDataStore } from './data/data-store.js';
+import { createOutboxBacklog } from './data/outbox-backlog.js';
 import { createEmailPoller } from './email/email-poller.js';
 import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
 import { resolveLivenessLimits } from './liveness/liveness-limits.js';
 import { createLivenessMonitor } from './liveness/liveness-monitor.js';
+import { countProtocolErrors } from './metrics/count-protocol-errors.js';
+import { createMetrics } from './metrics/metrics.js';
 import { systemClock } from './polling/clock.js';
 import { createPollRunner } from './polling/poll-runner.js';
 import { createPollScheduler } from './polling/poll-scheduler.js';
@@ -23,6 +28,7 @@ import { createChangeBus } from './presence/change-bus.js';
 import { createPresenceRecorder } from './presence/presence-recorder.js';
 import { recoverCurrentStates } from './presence/recovery.js';
 import { openDatabase } from './store/database.js';
+import { createExportQueries } from './store/export-queries.js';
 import { createGroupDirectory } from './store/group-directory.js';
 import { createJobStore } from './store/job-store.js';
 import { createMeterRegistry } from './store/meter-registry.js';
@@ -59,8 +65,18 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   const componentJid = componentJidOf(config);
   const db = openDatabase(config.database.path);
   const registry = createMeterRegistry({ db });
-  const store = createPresenceStore({ db });
+  // Prometheus metrics (docs/metrics.md): sources are read on each scrape; the modules below
+  // report what they observe through optional hooks.
+  const backlog = createOutboxBacklog();
+  const metrics = createMetrics({
+    meterCounts: () => store.counts(),
+    outboxBacklog: () => backlog.summary(),
+    xmppOnline: () => xmppState === 'online',
+  });
+  // Wrapped so that every protocol error (presence, data, e-mail) is counted once.
+  const store = countProtocolErrors(createPresenceStore({ db }), metrics);
   const bus = createChangeBus();
+  bus.subscribe(metrics.stateChanged);
   const recorder = createPresenceRecorder({ store, bus, logger: log('recorder') });
   const isMeter = (meterId: string) => registry.get(meterId) !== undefined;
   const data = createDataStore({ db });
@@ -81,6 +97,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     secret: config.component.secret,
     backoffBaseMs: config.component.reconnect.backoffBaseMs,
     backoffMaxMs: config.component.reconnect.backoffMaxMs,
+    onReconnected: metrics.xmppReconnected,
     logger: log('component'),
     onOnline: async () => {
       xmppState = 'online';
@@ -151,6 +168,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     serverAnswering: serverAnsweringCheck(pingServer, { timeoutMs: 5_000, cacheMs: 2_000 }),
     sweepEveryMs: config.liveness.sweepEveryMs,
     concurrency: config.liveness.concurrency,
+    onVerdict: metrics.livenessVerdict,
     logger: log('liveness'),
   });
   if (config.liveness.enabled) liveness.start();
@@ -169,7 +187,13 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     domain: config.domain,
     componentJid,
     isMeter,
-    recorder: createDataRecorder({ store: data, protocolError, logger: log('data') }),
+    recorder: createDataRecorder({
+      store: data,
+      protocolError,
+      backlog,
+      onRecorded: metrics.dataItem,
+      logger: log('data'),
+    }),
     protocolError,
     seen: (meterId, at) => recorder.seen(meterId, at),
     logger: log('data'),
@@ -180,7 +204,12 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   // has the agent's semantics (PROTOCOL §2); createAcl moves to src/ in a later refactor.
   const jobs = createJobStore({ db, retainJobs: config.groups.retainJobs });
   jobs.interruptRunning(new Date().toISOString());
-  const runCommand = createCommandClient({ xmpp, componentJid, domain: config.domain });
+  const runCommand = createCommandClient({
+    xmpp,
+    componentJid,
+    domain: config.domain,
+    onFinished: metrics.commandFinished,
+  });
   const groupCommands = createGroupCommands({
     groups: directory,
     jobs,
@@ -210,6 +239,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     bus,
     store: alertStore,
     send: createAlertSender({ xmpp, componentJid }),
+    onAlert: metrics.alertRaised,
+    onSendFailed: metrics.alertSendFailed,
     logger: log('alerts'),
   });
   alerts.start();
@@ -252,6 +283,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
         db,
         recorder,
         meterAddress: (meterId) => registry.get(meterId)?.email ?? null,
+        onPollOutcome: metrics.emailPoll,
+        onReplyRejected: metrics.emailReplyRejected,
         logger: log('email'),
       })
     : undefined;
@@ -272,6 +305,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       currentState: (meterId) => store.current(meterId)?.state,
       pollStore,
       suspect: (meterId) => liveness.suspect(meterId),
+      onResult: metrics.pollResult,
       logger: log('polling'),
     }),
     store: pollStore,
@@ -280,7 +314,15 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   });
   pollScheduler.start();
 
+  // Access control on HTTP (docs/http-auth.md): users, sessions and tokens in the same database.
+  const { tls, trustProxy, sessionIdleMin, sessionMaxHours } = config.http;
+  const auth = createAccessControl({ db, sessionIdleMin, sessionMaxHours });
   const http = buildHttpApi({
+    auth,
+    server: {
+      trustProxy,
+      ...(tls && { https: readTlsFiles(tls) }),
+    },
     registry,
     store,
     data,
@@ -288,6 +330,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     demandResponse: { service: demandResponse, store: drStore },
     alerts: { store: alertStore },
     polling: { scheduler: pollScheduler, pollStore },
+    metrics,
+    exports: createExportQueries({ db }),
     ...(emailPoller ? { email: emailPoller } : {}),
     bus,
     logger: log('http'),
@@ -295,7 +339,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address() as AddressInfo;
-  const apiUrl = `http://${address.address}:${address.port}`;
+  const apiUrl = `${tls ? 'https' : 'http'}://${address.address}:${address.port}`;
 
   let stopping: Promise<void> | undefined;
   function shutdown(code: number): Promise<void> {
@@ -332,4 +376,20 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       return fatalFailure;
     },
   };
+}
+
+/** Config `http.tls`: the PEM files, read once at start; an unreadable one names its key. */
+function readTlsFiles(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (key: 'certFile' | 'keyFile') => {
+    try {
+      return readFileSync(tls[key]);
+    } catch (cause) {
+      throw new GridpresenceError(
+        ERROR_CODES.CONFIG_UNREADABLE,
+        `config key 'http.tls.${key}': cannot read ${tls[key]}`,
+        { cause, hint: 'check the path and that the service user may read it' },
+      );
+    }
+  };
+  return { cert: read('certFile'), key: read('keyFile') };
 }

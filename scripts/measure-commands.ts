@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     const t0 = now();
     const posted = await fetch(`${stack.apiUrl}/api/groups/feeder-1/commands`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.apiToken}` },
       body: JSON.stringify({ command: 'read', args: { registers: ['1-0:1.8.0'] } }),
     });
     if (posted.status !== 202)
@@ -87,7 +87,10 @@ async function main(): Promise<number> {
     const job = await waitFor(
       `job ${jobId} to finish`,
       async () => {
-        const body = (await (await fetch(`${stack.apiUrl}/api/jobs/${jobId}?limit=1`)).json()) as {
+        const res = await fetch(`${stack.apiUrl}/api/jobs/${jobId}?limit=1`, {
+          headers: { authorization: `Bearer ${stack.apiToken}` },
+        });
+        const body = (await res.json()) as {
           summary: { ok: number; total: number; durationMs: number } | null;
         };
         return body.summary ?? undefined;

@@ -51,11 +51,15 @@ async function main(): Promise<number> {
   try {
     // Our path: meter change → Prosody → component → SQLite commit → SSE.
     const arrivals = new Map<string, number>();
-    const sse = await connectSse(`${stack.apiUrl}/api/events`, (event) => {
-      if (event.event !== 'state') return;
-      const change = JSON.parse(event.data) as { meterId: string; seq: number | null };
-      arrivals.set(`${change.meterId}#${change.seq}`, event.receivedAtMs);
-    });
+    const sse = await connectSse(
+      `${stack.apiUrl}/api/events`,
+      (event) => {
+        if (event.event !== 'state') return;
+        const change = JSON.parse(event.data) as { meterId: string; seq: number | null };
+        arrivals.set(`${change.meterId}#${change.seq}`, event.receivedAtMs);
+      },
+      { authorization: `Bearer ${stack.apiToken}` },
+    );
     logger.info({ changes, intervalMs }, 'measuring our path');
     const ours: number[] = [];
     const tampered = new Set<string>();

@@ -39,15 +39,17 @@ interface HistoryRow {
   receivedAt: string;
 }
 
-const getJson = async <T>(url: string): Promise<T> => {
-  const res = await fetch(url);
+/** GET with the stack's API token (docs/http-auth.md). */
+const getJson = async <T>(stack: Stack, url: string): Promise<T> => {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${stack.apiToken}` } });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 };
 const history = async (stack: Stack, id: string) =>
-  (await getJson<{ changes: HistoryRow[] }>(`${stack.apiUrl}/api/meters/${id}/history`)).changes;
+  (await getJson<{ changes: HistoryRow[] }>(stack, `${stack.apiUrl}/api/meters/${id}/history`))
+    .changes;
 const stateOf = async (stack: Stack, id: string) =>
-  (await getJson<{ state: string }>(`${stack.apiUrl}/api/meters/${id}`)).state;
+  (await getJson<{ state: string }>(stack, `${stack.apiUrl}/api/meters/${id}`)).state;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tempStack(meterCount: number, options: Partial<Parameters<typeof startStack>[0]>) {
@@ -183,7 +185,10 @@ async function measurePollingLoad(meterCount: number, shards: number, logger: Lo
     await waitFor(
       `all ${meterCount} meters available`,
       async () => {
-        const body = await getJson<{ counts: Record<string, number> }>(`${stack.apiUrl}/api/stats`);
+        const body = await getJson<{ counts: Record<string, number> }>(
+          stack,
+          `${stack.apiUrl}/api/stats`,
+        );
         return body.counts.available === meterCount || undefined;
       },
       600_000,
@@ -232,7 +237,7 @@ async function measureHeartbeatLoad(meterCount: number, shards: number, logger: 
         `all ${meterCount} meters available`,
         async () => {
           const url = `${stack.apiUrl}/api/stats`;
-          const body = await getJson<{ counts: Record<string, number> }>(url);
+          const body = await getJson<{ counts: Record<string, number> }>(stack, url);
           return body.counts.available === meterCount || undefined;
         },
         600_000,
@@ -247,7 +252,7 @@ async function measureHeartbeatLoad(meterCount: number, shards: number, logger: 
     await sleep(60_000);
     const defaults = window.stop();
     const decoupled = (
-      await getJson<{ counts: Record<string, number> }>(`${stack.apiUrl}/api/stats`)
+      await getJson<{ counts: Record<string, number> }>(stack, `${stack.apiUrl}/api/stats`)
     ).counts.decoupled;
 
     // The floor: the same meters with heartbeats off, and the service without liveness.
@@ -301,7 +306,7 @@ interface PollRun {
 
 async function pollRuns(stack: Stack): Promise<PollRun[]> {
   const url = `${stack.apiUrl}/api/polls/${SCHEDULE}/runs?limit=5`;
-  return (await getJson<{ runs: PollRun[] }>(url)).runs;
+  return (await getJson<{ runs: PollRun[] }>(stack, url)).runs;
 }
 
 async function main(): Promise<number> {

@@ -10,9 +10,9 @@ import { waitFor } from '../src/stack/wait.js';
 const HELP = `Usage: npm start [-- options]
 
 Runs Gridpresence on this machine: a Prosody XMPP server (from Debian's package, as the
-prosody user), the presence service with SQLite under ./data, simulated meters and an
-operator account. Prints how to connect; writes the same to data/stack.json. Ctrl-C stops
-everything it started.
+prosody user), the presence service with SQLite under ./data, simulated meters, an operator
+account and an admin of the dashboard and HTTP API. Prints how to connect and sign in; writes
+the same to data/stack.json (mode 0600). Ctrl-C stops everything it started.
 
 Options:
   --meters N        how many simulated meters (default 5)
@@ -77,7 +77,9 @@ async function main(): Promise<number> {
   await waitFor(
     'every meter to be recorded online',
     async () => {
-      const res = await fetch(`${stack.apiUrl}/api/stats`);
+      const res = await fetch(`${stack.apiUrl}/api/stats`, {
+        headers: { authorization: `Bearer ${stack.apiToken}` },
+      });
       const body = (await res.json()) as { counts: Record<string, number> };
       return body.counts.decoupled === 0 || undefined;
     },
@@ -88,7 +90,9 @@ async function main(): Promise<number> {
   process.stdout.write(`
 Gridpresence is running.
 
+  Dashboard    ${stack.apiUrl}/   sign in as ${d.admin.username}, password ${d.admin.password}
   HTTP API     ${stack.apiUrl}/api/meters   (live changes: ${stack.apiUrl}/api/events)
+  API token    ${d.apiToken}   (send 'Authorization: Bearer <token>'; acts as ${d.admin.username})
   XMPP server  ${d.xmpp.host}:${d.xmpp.port} (STARTTLS), domain ${d.xmpp.domain}
   CA file      ${d.xmpp.caFile}
   Operator     ${d.operator.jid}  password ${d.operator.password}
@@ -96,6 +100,10 @@ Gridpresence is running.
   Service      ${d.component} (component)
   Logs         ${values['data-dir']}/logs/
   Details      ${values['data-dir']}/stack.json
+
+Sign in to the dashboard with the admin's username and password, or call the API with the
+token, e.g. curl -H 'Authorization: Bearer ${d.apiToken}' ${stack.apiUrl}/api/meters
+('presence-service users --help' adds viewers and operators).
 
 Log in with an XMPP client as the operator (trust the CA file, connect to ${d.xmpp.host}:${d.xmpp.port})
 and add a meter as a contact, e.g. ${d.meters[0] ?? 'mtr-0001'}@${d.xmpp.domain}: it approves you.

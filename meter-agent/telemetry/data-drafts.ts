@@ -7,11 +7,16 @@ import type { DataDraft } from './outbox.js';
 // extension). Anything that would break the wire limits is cut here, so an odd command line
 // never makes an audit entry unsendable.
 
-export function readingDraft(values: RegisterValue[], at: Date): DataDraft {
+/**
+ * `backlog`: the data items waiting in the outbox (unacknowledged) as the reading is made, which
+ * the service reports as the fleet's outbox depth (our extension, docs/protocol.md "Data").
+ */
+export function readingDraft(values: RegisterValue[], at: Date, backlog?: number): DataDraft {
   return {
     kind: 'reading',
     ts: at.toISOString(),
     values: values.map(({ id, value, unit }) => ({ id, value, unit })),
+    ...(backlog === undefined ? {} : { backlog }),
   };
 }
 

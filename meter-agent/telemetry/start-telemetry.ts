@@ -71,7 +71,7 @@ export function startTelemetry(deps: {
   const schedule = createReportingSchedule({
     dataDir,
     configuredS: settings.intervalS,
-    onTick: () => enqueue(readingDraft(meter.readRegisters(), now())),
+    onTick: () => enqueue(readingDraft(meter.readRegisters(), now(), outbox.stats.items)),
     logger,
   });
   // PROTOCOL §6: an event goes out the moment it happens, not with the next reading.

@@ -4,6 +4,8 @@ import type { ChangeBus } from '../presence/change-bus.js';
 import type { RecordedChange } from '../store/presence-store.js';
 import {
   type AlertDecision,
+  type AlertDelivery,
+  type AlertKind,
   type AlertNotice,
   createAlertPolicy,
   type PolicyOutput,
@@ -38,6 +40,10 @@ export interface AlertServiceDeps {
   now?: () => Date;
   tickEveryMs?: number;
   logger: Logger;
+  /** Told of every alert raised, sent or held back (metrics); optional. */
+  onAlert?: (kind: AlertKind, delivery: AlertDelivery) => void;
+  /** Told of every message to a recipient that could not be sent (metrics); optional. */
+  onSendFailed?: (channel: Recipient['channel']) => void;
 }
 
 /** The chat line of an alert: `ALERT 17: mtr-0007 decoupled (no-response) at …Z. Reply "ack 17".` */
@@ -94,6 +100,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   function raise(decision: AlertDecision): void {
     const { to, ...alert } = decision;
     const id = store.insert(alert);
+    deps.onAlert?.(alert.kind, alert.delivery);
     const fields = { alertId: id, meterId: alert.meterId, kind: alert.kind };
     if (alert.delivery === 'sent' || alert.delivery === 'rate-limited') {
       logger.info({ ...fields, delivery: alert.delivery, recipients: to.length }, alert.text);
@@ -124,11 +131,13 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     ...args: A
   ): void {
     if (!sender) return;
-    const failed = (error: Error) =>
+    const failed = (error: Error) => {
+      deps.onSendFailed?.(recipient.channel);
       logger.warn(
         { err: error.message, channel: recipient.channel, to: recipient.address },
         'alert message not sent; the alert stays open in the API',
       );
+    };
     try {
       sender(recipient.address, ...args).catch(failed);
     } catch (error) {

@@ -3,7 +3,7 @@ import xml from '@xmpp/xml';
 import { buildCommandRequest, parseCommandResponse } from '../../src/protocol/adhoc.js';
 import type { FormValues } from '../../src/protocol/data-forms.js';
 import { meterFullJid } from '../../src/protocol/meter-id.js';
-import { NS_COMMANDS } from '../../src/protocol/namespaces.js';
+import { CMD_NODE_PREFIX, NS_COMMANDS } from '../../src/protocol/namespaces.js';
 
 // The service runs a meter's ad-hoc command (PROTOCOL §4) in one round trip: the form is
 // submitted in the first request (`action='complete'`), which every single-stage command of the
@@ -26,12 +26,35 @@ export type CommandRunner = (
 
 const OFFLINE = new Set(['service-unavailable', 'recipient-unavailable', 'item-not-found']);
 
+/**
+ * Told when a command to a meter has its outcome, with the command's name (the node without
+ * `urn:gridpresence:cmd:`) and the round trip in seconds (metrics).
+ */
+export type CommandFinished = (
+  command: string,
+  outcome: CommandOutcome['kind'],
+  seconds: number,
+) => void;
+
 export function createCommandClient(deps: {
   xmpp: Component;
   componentJid: string;
   domain: string;
+  onFinished?: CommandFinished;
 }): CommandRunner {
-  const { xmpp, componentJid, domain } = deps;
+  const { xmpp, componentJid, domain, onFinished } = deps;
+  const run = runOnce(xmpp, componentJid, domain);
+  if (!onFinished) return run;
+  return async (meterId, node, form, timeoutMs) => {
+    const started = performance.now();
+    const outcome = await run(meterId, node, form, timeoutMs);
+    const command = node.startsWith(CMD_NODE_PREFIX) ? node.slice(CMD_NODE_PREFIX.length) : node;
+    onFinished(command, outcome.kind, (performance.now() - started) / 1000);
+    return outcome;
+  };
+}
+
+function runOnce(xmpp: Component, componentJid: string, domain: string): CommandRunner {
   return async (meterId, node, form, timeoutMs) => {
     const iq = xml(
       'iq',

@@ -1,6 +1,7 @@
 import type { Logger } from '../../src/log.js';
-import type { DataMessage } from '../../src/protocol/data.js';
+import type { DataKind, DataMessage } from '../../src/protocol/data.js';
 import type { DataStore, RecordResult } from './data-store.js';
+import type { OutboxBacklog } from './outbox-backlog.js';
 
 // Turns a meter's data message into stored rows (PROTOCOL §6): duplicates (an outbox replay, a
 // resent XEP-0198 queue) are dropped by seq, a seq reused for something else is a protocol error,
@@ -21,6 +22,10 @@ export function createDataRecorder(deps: {
     stanza: string;
   }) => void;
   logger: Logger;
+  /** Keeps each meter's latest reported outbox backlog (docs/protocol.md "Data"); optional. */
+  backlog?: Pick<OutboxBacklog, 'report'>;
+  /** Told of every item's fate (metrics); optional. */
+  onRecorded?: (kind: DataKind, status: RecordResult['status']) => void;
 }): DataRecorder {
   const { store, protocolError, logger } = deps;
   /** meterId → highest data seq stored; read from the store the first time a meter sends. */
@@ -51,6 +56,9 @@ export function createDataRecorder(deps: {
               "the meter's full outbox dropped readings",
             );
           }
+          if (item.kind === 'reading' && item.backlog !== undefined) {
+            deps.backlog?.report(meterId, item.seq, item.backlog);
+          }
           break;
         case 'duplicate':
           highest.set(meterId, last);
@@ -64,6 +72,7 @@ export function createDataRecorder(deps: {
           break;
         }
       }
+      deps.onRecorded?.(item.kind, result.status);
       return result;
     },
   };

@@ -39,6 +39,9 @@ import {
 
 export type EmailPollResult = 'sent' | 'no-address' | 'failed';
 
+/** What became of an e-mail poll (metrics): sent or not, then answered or expired. */
+export type EmailPollFate = 'sent' | 'send-failed' | 'no-address' | 'answered' | 'expired';
+
 export interface EmailPoller {
   /** Starts the reply listener and the expiry sweep. */
   start(): Promise<void>;
@@ -67,6 +70,10 @@ export function createEmailPoller(deps: {
   now?: () => Date;
   /** How often pending polls past their expiry are marked expired. */
   sweepEveryMs?: number;
+  /** Told of every poll's outcome as it happens (metrics); optional. */
+  onPollOutcome?: (outcome: EmailPollFate) => void;
+  /** Told of every reply refused, with the reason (metrics); optional. */
+  onReplyRejected?: (reason: EmailRejectReason) => void;
 }): EmailPoller {
   const { config, db, recorder, logger, now = () => new Date(), sweepEveryMs = 5_000 } = deps;
   const store = createEmailPollStore({ db });
@@ -92,6 +99,7 @@ export function createEmailPoller(deps: {
       reason,
       detail,
     });
+    deps.onReplyRejected?.(reason);
     logger.warn(
       {
         reason,
@@ -136,6 +144,8 @@ export function createEmailPoller(deps: {
       throw reject(mail, 'duplicate', detail, ref, 'poll already answered');
     }
     if (poll.outcome === 'expired' || mail.receivedAt.toISOString() > poll.expiresAt) {
+      // Still pending: the sweep has not expired it yet, and now it never will; count it here.
+      if (poll.outcome === 'pending') deps.onPollOutcome?.('expired');
       store.markExpired(token.value, 'a reply came after the expiry');
       const detail = `poll expired at ${poll.expiresAt}`;
       throw reject(mail, 'late', detail, ref, 'poll expired');
@@ -155,6 +165,7 @@ export function createEmailPoller(deps: {
       store.markAnswered(token.value, mail.receivedAt.toISOString());
       recorder.status(poll.meterId, status.value, 'email', mail.receivedAt);
     })();
+    deps.onPollOutcome?.('answered');
     logger.info(
       { meterId: poll.meterId, state: status.value.state, seq: status.value.seq },
       'e-mail poll answered',
@@ -174,6 +185,7 @@ export function createEmailPoller(deps: {
     // The recorder drops it when the meter was heard from after the poll went out (a meter
     // that is also online over XMPP), so only a meter silent on every channel is affected.
     for (const poll of expired) {
+      deps.onPollOutcome?.('expired');
       recorder.gone(poll.meterId, 'no-response', 'email', at, new Date(poll.sentAt));
     }
     if (at.getTime() - lastPruneMs >= PRUNE_EVERY_MS) {
@@ -210,7 +222,10 @@ export function createEmailPoller(deps: {
       if (!listener)
         throw new Error('email poller: start() before poll(): replies need the listener');
       const address = deps.meterAddress(meterId);
-      if (!address) return 'no-address';
+      if (!address) {
+        deps.onPollOutcome?.('no-address');
+        return 'no-address';
+      }
       const token = newPollToken();
       const sentAt = now();
       const messageId = `<${randomUUID()}@${mailDomain}>`;
@@ -237,8 +252,10 @@ export function createEmailPoller(deps: {
           },
           'e-mail poll not sent',
         );
+        deps.onPollOutcome?.('send-failed');
         return 'failed';
       }
+      deps.onPollOutcome?.('sent');
       logger.debug({ meterId, messageId }, 'e-mail poll sent');
       return 'sent';
     },

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { AlertStore } from '../alerts/alert-store.js';
+import { principalOf } from '../auth/principal.js';
 import { sendError } from './api-errors.js';
 import { dateTimeSchema, meterIdSchema } from './schemas.js';
 
 // Alerts over HTTP (docs/liveness.md): the list, newest first (`open=true` for those an operator
-// still has to see, including the ones the rate limit held back), and acknowledgement. Trusted
-// like the group routes: the API listens on loopback until HTTP authentication lands, so `by` is
-// the caller's word; without it the caller's address is recorded.
+// still has to see, including the ones the rate limit held back), and acknowledgement, recorded
+// as by the signed-in user (docs/http-auth.md): who acknowledged is not the caller's word.
 
 export const ALERTS_LIMIT = { default: 100, max: 1000 };
 
@@ -68,31 +68,20 @@ export function registerAlertsRoutes(
     },
   );
 
-  app.post<{ Params: { id: number }; Body: { by?: string } }>(
+  app.post<{ Params: { id: number } }>(
     '/api/alerts/:id/ack',
     {
-      // The body is optional: a bare POST acknowledges as the caller's address. Fastify would
-      // otherwise validate the missing body against the object schema and answer 400.
-      preValidation: (request, _reply, done) => {
-        request.body ??= {};
-        done();
-      },
       schema: {
         params: {
           type: 'object',
           required: ['id'],
           properties: { id: { type: 'integer', minimum: 1 } },
         },
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { by: { type: 'string', minLength: 1, maxLength: 256 } },
-        },
       },
     },
     (request, reply) => {
       const { id } = request.params;
-      const by = request.body.by ?? `http:${request.ip}`;
+      const by = principalOf(request).username;
       const result = store.ack(id, by, new Date().toISOString());
       if (result.outcome === 'unknown') {
         return sendError(reply, 404, 'alert-unknown', `no alert ${id}`);

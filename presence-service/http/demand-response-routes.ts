@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { principalOf } from '../auth/principal.js';
 import type { DemandResponseService } from '../power/demand-response-service.js';
 import type { DrStore } from '../power/dr-store.js';
 import { sendError } from './api-errors.js';
 import { meterIdSchema } from './schemas.js';
 
 // Demand response over HTTP (docs/demand-response.md): each rule with its state, the events
-// with their decisions, and the operator's door to change a group's limit at run time. Trusted
-// as operator like the group routes: the API listens on loopback until HTTP auth lands.
+// with their decisions, and the operator's door to change a group's limit at run time (an
+// operator's, as every PUT: docs/http-auth.md), recorded with the signed-in user's name.
 
 export const EVENTS_LIMIT = { default: 100, max: 1000 };
 
@@ -82,7 +83,7 @@ export function registerDemandResponseRoutes(
     },
     (request, reply) => {
       const { group } = request.params;
-      const rule = service.setLimit(group, request.body.limitKw, `http:${request.ip}`);
+      const rule = service.setLimit(group, request.body.limitKw, principalOf(request).username);
       if (!rule) {
         return sendError(
           reply,

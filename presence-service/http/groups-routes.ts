@@ -7,6 +7,7 @@ import {
   type Role,
 } from '../../src/protocol/commands.js';
 import { FORM_LIMITS } from '../../src/protocol/data-forms.js';
+import { principalOf } from '../auth/principal.js';
 import { type GroupCommands, mayRun } from '../groups/group-commands.js';
 import type { GroupDirectory } from '../store/group-directory.js';
 import type { JobStore, ResultOutcome } from '../store/job-store.js';
@@ -36,14 +37,13 @@ export interface GroupsRoutesDeps {
   commands: GroupCommands;
   jobs: JobStore;
   /**
-   * The caller's role (PROTOCOL §2), null for nobody. HTTP authentication is a later issue;
-   * until then the API listens on loopback only (config `http.host`), so whoever reaches it is
-   * on the service's own machine and is trusted as an operator. Replace this, not the routes.
+   * The caller's role (PROTOCOL §2), null for nobody; by default the signed-in principal's
+   * (docs/http-auth.md), checked against each command's own role (COMMAND_ROLES).
    */
   roleOf?: (request: FastifyRequest) => Role | null;
 }
 
-const TRUSTED_LOOPBACK_CALLER = (): Role => 'operator';
+const PRINCIPAL_ROLE = (request: FastifyRequest): Role | null => request.principal?.role ?? null;
 
 const groupParams = {
   type: 'object',
@@ -64,7 +64,7 @@ interface CommandBody {
 
 export function registerGroupsRoutes(app: FastifyInstance, deps: GroupsRoutesDeps): void {
   const { registry, directory, commands, jobs } = deps;
-  const roleOf = deps.roleOf ?? TRUSTED_LOOPBACK_CALLER;
+  const roleOf = deps.roleOf ?? PRINCIPAL_ROLE;
 
   app.get('/api/groups', () => ({ groups: directory.list() }));
 
@@ -117,7 +117,8 @@ export function registerGroupsRoutes(app: FastifyInstance, deps: GroupsRoutesDep
       const refusal = mayRun(roleOf(request), command);
       if (refusal) return sendError(reply, 403, 'forbidden', refusal.message);
       try {
-        const job = commands.start(group, command, args, `http:${request.ip}`, 'http');
+        const requestedBy = principalOf(request).username;
+        const job = commands.start(group, command, args, requestedBy, 'http');
         reply.code(202).header('location', `/api/jobs/${job.jobId}`);
         return { jobId: job.jobId, members: job.members.length };
       } catch (error) {

@@ -31,6 +31,19 @@ export interface LivenessMonitor {
   readonly probing: number;
 }
 
+/**
+ * What a liveness probe came to (metrics): the meter `answered`; it was recorded decoupled for
+ * `no-response` or `connection-lost`; or no verdict was given because our event loop `stalled`,
+ * the XMPP server was `server-silent` too, or the meter was `heard-meanwhile`.
+ */
+export type LivenessVerdict =
+  | 'answered'
+  | 'no-response'
+  | 'connection-lost'
+  | 'stalled'
+  | 'server-silent'
+  | 'heard-meanwhile';
+
 export interface LivenessDeps {
   ping: MeterPinger;
   /** Confirms a recovery: a sign of life alone does not say which state the meter is in. */
@@ -47,6 +60,8 @@ export interface LivenessDeps {
   concurrency: number;
   logger: Logger;
   now?: () => number;
+  /** Told of every probe's verdict (metrics); optional. */
+  onVerdict?: (verdict: LivenessVerdict) => void;
 }
 
 /** How often the meter list and per-group limits are re-read. */
@@ -59,6 +74,7 @@ const RECHECK_MIN_MS = 30_000;
 export function createLivenessMonitor(deps: LivenessDeps): LivenessMonitor {
   const { ping, recorder, logger } = deps;
   const now = deps.now ?? Date.now;
+  const verdict = (v: LivenessVerdict) => deps.onVerdict?.(v);
   const known = new Map<
     string,
     { state: MeterState; reasonCode: string | null; source: ChangeSource }
@@ -114,31 +130,38 @@ export function createLivenessMonitor(deps: LivenessDeps): LivenessMonitor {
         case 'pong':
         case 'error': // an error reply is an answer too
           recorder.seen(meterId, new Date(now()));
+          verdict('answered');
           return;
         case 'offline':
           // The server says there is no session: we missed its unavailable (or it was lost).
           if (!recheck) {
-            recorder.gone(
+            const change = recorder.gone(
               meterId,
               'connection-lost',
               'ping',
               new Date(now()),
               new Date(firstAskedAt),
             );
+            if (change) verdict('connection-lost');
           }
           return;
         case 'timeout':
           if (performance.now() - started > limits.pingTimeoutMs + STALL_TOLERANCE_MS) {
             logger.warn({ meterId }, 'event loop stalled during a liveness ping; no verdict');
+            verdict('stalled');
             return;
           }
-          if ((recorder.lastSignOfLife(meterId) ?? 0) >= firstAskedAt) return;
+          if ((recorder.lastSignOfLife(meterId) ?? 0) >= firstAskedAt) {
+            verdict('heard-meanwhile');
+            return;
+          }
           logger.debug({ meterId, attempt, tries }, 'liveness ping unanswered');
       }
     }
     if (recheck) return; // still silent; already recorded
     if (!(await deps.serverAnswering())) {
       logger.warn({ meterId }, 'the XMPP server does not answer either; no verdict on the meter');
+      verdict('server-silent');
       return;
     }
     if (stopped || !online) return;
@@ -150,6 +173,7 @@ export function createLivenessMonitor(deps: LivenessDeps): LivenessMonitor {
       new Date(firstAskedAt),
     );
     if (change) {
+      verdict('no-response');
       logger.warn(
         { meterId, tries: limits.tries, pingTimeoutMs: limits.pingTimeoutMs },
         'meter silent: recorded decoupled/no-response',

@@ -42,6 +42,8 @@ export interface PollRunnerDeps {
   suspect(meterId: string): void;
   logger: Logger;
   now?: () => Date;
+  /** Told of every poll's result (metrics); optional. */
+  onResult?: (kind: PollKind, result: PollResult) => void;
 }
 
 export function createPollRunner(deps: PollRunnerDeps): PollRunner {
@@ -147,7 +149,11 @@ export function createPollRunner(deps: PollRunnerDeps): PollRunner {
     email,
   };
 
-  return async (kind, meterId, timeoutMs) => {
+  const pollOnce = async (
+    kind: PollKind,
+    meterId: string,
+    timeoutMs: number,
+  ): Promise<PollResult> => {
     try {
       return await byKind[kind](meterId, timeoutMs);
     } catch (error) {
@@ -155,6 +161,12 @@ export function createPollRunner(deps: PollRunnerDeps): PollRunner {
       logger.error({ meterId, kind, err: (error as Error).message }, 'poll failed');
       return 'error';
     }
+  };
+
+  return async (kind, meterId, timeoutMs) => {
+    const result = await pollOnce(kind, meterId, timeoutMs);
+    deps.onResult?.(kind, result);
+    return result;
   };
 }
 

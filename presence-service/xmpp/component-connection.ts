@@ -29,6 +29,8 @@ export async function createComponentConnection(deps: {
   onOnline: () => void | Promise<void>;
   onOffline: () => void;
   onFatal: (error: Error) => void;
+  /** The session is up again after it was lost (not the first connect): metrics; optional. */
+  onReconnected?: () => void;
 }): Promise<ComponentConnection> {
   await installXmppWorkarounds();
   const xmpp = component({
@@ -41,6 +43,7 @@ export async function createComponentConnection(deps: {
   // Nagle's algorithm adds tens of ms at p99 (XMPP-NOTES "Latency").
   xmpp.on('connect', () => xmpp.socket?.setNoDelay(true));
 
+  let wasOnline = false;
   const supervisor = superviseConnection({
     entity: xmpp as unknown as SupervisedEntity,
     backoff: createBackoff({ baseMs: deps.backoffBaseMs, maxMs: deps.backoffMaxMs }),
@@ -49,6 +52,8 @@ export async function createComponentConnection(deps: {
     hooks: {
       onReady: () => {
         deps.logger.info({ jid: deps.jid }, 'component online');
+        if (wasOnline) deps.onReconnected?.();
+        wasOnline = true;
         return deps.onOnline();
       },
       onDisconnected: () => {

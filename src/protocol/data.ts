@@ -54,6 +54,11 @@ export interface ReadingItem extends DataItemBase {
   values: DataValue[];
   /** Our extension: readings the meter's full outbox dropped since the last one it reported. */
   dropped?: number;
+  /**
+   * Our extension: data items waiting in the meter's outbox (unacknowledged) when the reading
+   * was made, this one not counted (docs/protocol.md "Data"). Absent from older agents.
+   */
+  backlog?: number;
 }
 
 export interface EventItem extends DataItemBase {
@@ -102,6 +107,7 @@ const timestamp = z
   .regex(RFC3339, 'must be an RFC 3339 timestamp')
   .refine(isRealInstant, 'must be a real instant');
 const positiveInt = 'must be a positive integer';
+const nonNegativeInt = 'must be a non-negative integer';
 const seq = z
   .number({ error: positiveInt })
   .int(positiveInt)
@@ -125,6 +131,12 @@ const readingSchema = z.object({
     .max(DATA_LIMITS.valuesPerReading)
     .refine((vs) => new Set(vs.map((v) => v.id)).size === vs.length, 'repeats a register id'),
   dropped: z.number({ error: positiveInt }).int(positiveInt).min(1, positiveInt).optional(),
+  backlog: z
+    .number({ error: nonNegativeInt })
+    .int(nonNegativeInt)
+    .min(0, nonNegativeInt)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional(),
 });
 
 const eventSchema = z.object({
@@ -184,7 +196,12 @@ export function buildDataElement(item: DataItem): Element {
     case 'reading':
       return xml(
         'reading',
-        item.dropped ? { ...base, dropped: String(item.dropped) } : base,
+        definedAttrs({
+          ...base,
+          dropped: item.dropped ? String(item.dropped) : undefined,
+          // 0 is news too: the outbox is empty.
+          backlog: item.backlog === undefined ? undefined : String(item.backlog),
+        }),
         ...item.values.map((v) => xml('v', { id: v.id, value: v.value, unit: v.unit })),
       );
     case 'event':
@@ -285,6 +302,7 @@ export function parseDataElement(element: Element): Parsed<DataItem> {
         kind: 'reading',
         ...common,
         dropped: a.dropped === undefined ? undefined : integer(a.dropped),
+        backlog: a.backlog === undefined ? undefined : integer(a.backlog),
         values: element.getChildren('v').map((v) => ({
           id: v.attrs.id,
           value: v.attrs.value,

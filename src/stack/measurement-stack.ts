@@ -45,7 +45,10 @@ export async function startMeasurementStack(options: {
     await waitFor(
       `all ${meterCount} meters recorded available`,
       async () => {
-        const body = (await (await fetch(`${stack.apiUrl}/api/stats`)).json()) as {
+        const res = await fetch(`${stack.apiUrl}/api/stats`, {
+          headers: { authorization: `Bearer ${stack.apiToken}` },
+        });
+        const body = (await res.json()) as {
           counts: Record<string, number>;
         };
         return body.counts.available === meterCount || undefined;

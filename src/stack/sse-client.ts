@@ -1,4 +1,7 @@
-/** A minimal Server-Sent Events reader over fetch, for tests and measurement scripts. */
+/**
+ * A minimal Server-Sent Events reader over fetch, for tests and measurement scripts. `headers`
+ * go with the request: the API wants `Authorization: Bearer <token>` (docs/http-auth.md).
+ */
 export interface SseEvent {
   id: string | undefined;
   event: string;
@@ -14,10 +17,11 @@ export interface SseConnection {
 export async function connectSse(
   url: string,
   onEvent: (event: SseEvent) => void,
+  headers: Record<string, string> = {},
 ): Promise<SseConnection> {
   const controller = new AbortController();
   const response = await fetch(url, {
-    headers: { accept: 'text/event-stream' },
+    headers: { ...headers, accept: 'text/event-stream' },
     signal: controller.signal,
   });
   if (!response.ok || !response.body) throw new Error(`${url}: HTTP ${response.status}`);

@@ -3,6 +3,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { type AgentConfig, agentConfigSchema } from '../../meter-agent/config.js';
+import { hashPassword, verifyPassword } from '../../presence-service/auth/passwords.js';
+import { createTokenStore } from '../../presence-service/auth/token-store.js';
+import { createUserStore } from '../../presence-service/auth/user-store.js';
 import { type ServiceConfig, serviceConfigSchema } from '../../presence-service/config.js';
 import { openDatabase } from '../../presence-service/store/database.js';
 import { createMeterRegistry } from '../../presence-service/store/meter-registry.js';
@@ -14,8 +17,9 @@ import { programPath } from './programs.js';
 import { waitForHttpOk } from './wait.js';
 
 // The whole system on one machine: the harness Prosody, the presence service (a process, with
-// SQLite), simulated meter agents (a process each) and an operator account. `npm start`, the
-// end-to-end tests and the benchmarks all stand it up through here.
+// SQLite), simulated meter agents (a process each), an operator account, and an admin of the
+// HTTP API with an API token (docs/http-auth.md). `npm start`, the end-to-end tests and the
+// benchmarks all stand it up through here.
 
 export interface StackOptions {
   dataDir: string;
@@ -62,6 +66,10 @@ export interface Stack {
   readonly apiUrl: string;
   readonly serviceConfigFile: string;
   readonly operator: { jid: string; password: string };
+  /** The HTTP API's admin: signs in to the dashboard (POST /api/session). */
+  readonly admin: { username: string; password: string };
+  /** An API token of the admin, for `Authorization: Bearer` (tests, scripts, curl). */
+  readonly apiToken: string;
   readonly agents: Map<string, AgentHandle>;
   service: NodeProcess;
   /** The description written to <dataDir>/stack.json for people and programs. */
@@ -88,6 +96,10 @@ export interface StackDescription {
   component: string;
   operator: { jid: string; password: string };
   api: string;
+  /** Signs in to the dashboard and the API (docs/http-auth.md). */
+  admin: { username: string; password: string };
+  /** `Authorization: Bearer <apiToken>` acts as the admin. */
+  apiToken: string;
   prosodyConfig: string;
   serviceConfig: string;
   meters: string[];
@@ -168,6 +180,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     } satisfies ServiceInput);
     writePrivateJson(serviceConfigFile, serviceConfig);
     registerMeters(serviceConfig.database.path, domain, meterIds);
+    const { admin, apiToken } = await provisionAdmin(serviceConfig.database.path, dataDir);
 
     for (const [index, c] of credentials.entries()) {
       const agentConfig: AgentConfig = agentConfigSchema.parse({
@@ -225,6 +238,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       apiUrl,
       serviceConfigFile,
       operator,
+      admin,
+      apiToken,
       agents,
       service: first,
       description: {
@@ -239,6 +254,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         component: prosody.componentJid,
         operator,
         api: apiUrl,
+        admin,
+        apiToken,
         prosodyConfig: prosody.configFile,
         serviceConfig: serviceConfigFile,
         meters: meterIds,
@@ -306,6 +323,47 @@ function registerMeters(databasePath: string, domain: string, meterIds: string[]
     createMeterRegistry({ db }).addMany(
       meterIds.map((id) => ({ id, domain, kind: 'revenue-meter', groups: ['feeder-1'] })),
     );
+  } finally {
+    db.close();
+  }
+}
+
+const STACK_TOKEN_LABEL = 'stack';
+
+/**
+ * The HTTP API's admin, in the service database before the service starts (as
+ * `presence-service users add` would): the same password on every start with this data dir (kept
+ * in admin.json, mode 0600), and a new API token each start, the previous start's revoked.
+ */
+async function provisionAdmin(
+  databasePath: string,
+  dataDir: string,
+): Promise<{ admin: { username: string; password: string }; apiToken: string }> {
+  const admin = readOrCreateSecret(join(dataDir, 'admin.json'), () => ({
+    username: 'admin',
+    password: randomSecret(),
+  }));
+  const db = openDatabase(databasePath);
+  try {
+    const users = createUserStore({ db });
+    const tokens = createTokenStore({ db });
+    const existing = users.passwordHashOf(admin.username);
+    if (!existing) {
+      const passwordHash = await hashPassword(admin.password);
+      users.add({ username: admin.username, role: 'admin', passwordHash });
+    } else {
+      if (!(await verifyPassword(admin.password, existing.passwordHash))) {
+        users.setPassword(admin.username, await hashPassword(admin.password));
+      }
+      if (existing.user.role !== 'admin') users.setRole(admin.username, 'admin');
+    }
+    const user = users.get(admin.username);
+    if (!user) throw new Error(`the stack's admin '${admin.username}' was not stored`);
+    for (const old of tokens.list({ userId: user.id })) {
+      if (old.label === STACK_TOKEN_LABEL && old.revokedAt === null) tokens.revoke(old.id);
+    }
+    const { token } = tokens.create(user.id, { label: STACK_TOKEN_LABEL });
+    return { admin, apiToken: token };
   } finally {
     db.close();
   }

@@ -15,7 +15,7 @@ import {
 } from '../../src/protocol/index.js';
 import type { Stack } from '../../src/stack/start-stack.js';
 import { waitFor } from '../../src/stack/wait.js';
-import { waitForRecordedState } from './helpers/api.js';
+import { apiFetch, waitForRecordedState } from './helpers/api.js';
 import { startTestStack } from './helpers/test-stack.js';
 import { connectUser, type XmppUser } from './helpers/xmpp-user.js';
 
@@ -355,8 +355,9 @@ describe('roles and strangers (PROTOCOL §2)', () => {
     const served = await waitFor(
       'the audit entries at the service',
       async () => {
-        const res = await fetch(
-          `${stack.apiUrl}/api/meters/${METER}/audit?since=2000-01-01T00:00:00Z&limit=1000`,
+        const res = await apiFetch(
+          stack,
+          `/api/meters/${METER}/audit?since=2000-01-01T00:00:00Z&limit=1000`,
         );
         const body = (await res.json()) as {
           audit: Array<{ from: string; command: string; outcome: string }>;

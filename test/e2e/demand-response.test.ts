@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meterIdFor, type Stack } from '../../src/stack/start-stack.js';
 import { waitFor } from '../../src/stack/wait.js';
-import { getHistory, getJson, waitForRecordedState } from './helpers/api.js';
+import { apiFetch, getHistory, getJson, waitForRecordedState } from './helpers/api.js';
 import { startTestStack } from './helpers/test-stack.js';
 
 // Demand response end to end over a simulated feeder: real Prosody, six simulated meters in
@@ -44,26 +44,22 @@ interface DrEvent {
 let stack: Stack;
 
 const newestReading = async (id: string) =>
-  (await getJson<{ readings: Reading[] }>(`${stack.apiUrl}/api/meters/${id}/readings?limit=1`))
-    .readings[0];
+  (await getJson<{ readings: Reading[] }>(stack, `/api/meters/${id}/readings?limit=1`)).readings[0];
 const importKw = (reading: Reading | undefined) =>
   Number(reading?.values.find((v) => v.id === IMPORT)?.value ?? Number.NaN);
 const rule = async () =>
-  (await getJson<{ rules: RuleStatus[] }>(`${stack.apiUrl}/api/demand-response`)).rules[0];
+  (await getJson<{ rules: RuleStatus[] }>(stack, `/api/demand-response`)).rules[0];
 const putLimit = (limitKw: number) =>
-  fetch(`${stack.apiUrl}/api/demand-response/rules/feeder-1`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ limitKw }),
-  });
+  apiFetch(stack, '/api/demand-response/rules/feeder-1', { method: 'PUT', body: { limitKw } });
 const lastEvent = async () => {
   const { events } = await getJson<{ events: Array<{ id: number }> }>(
-    `${stack.apiUrl}/api/demand-response/events?group=feeder-1&limit=1`,
+    stack,
+    `/api/demand-response/events?group=feeder-1&limit=1`,
   );
   const id = events[0]?.id;
   return id === undefined
     ? undefined
-    : getJson<DrEvent>(`${stack.apiUrl}/api/demand-response/events/${id}`);
+    : getJson<DrEvent>(stack, `/api/demand-response/events/${id}`);
 };
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { pkiFiles } from '../../src/harness/pki.js';
 import { findFreePorts } from '../../src/harness/ports.js';
 import type { Stack } from '../../src/stack/start-stack.js';
 import { waitFor } from '../../src/stack/wait.js';
-import { getHistory, getJson, waitForRecordedState } from './helpers/api.js';
+import { apiFetch, getHistory, getJson, waitForRecordedState } from './helpers/api.js';
 import { startTestStack } from './helpers/test-stack.js';
 
 // Issue 4, e-mail polling through the real programs: the service process and an agent process,
@@ -95,7 +95,8 @@ describe('e-mail polling between the real programs (issue 4)', () => {
     const history = await getHistory(stack, METER);
     expect(history.at(-1)).toMatchObject({ state: 'available', source: 'email' });
     const { polls } = await getJson<{ polls: EmailPollView[] }>(
-      `${stack.apiUrl}/api/meters/${METER}/email-polls`,
+      stack,
+      `/api/meters/${METER}/email-polls`,
     );
     expect(polls).toContainEqual(expect.objectContaining({ outcome: 'answered' }));
   }, 60_000);
@@ -106,9 +107,7 @@ describe('e-mail polling between the real programs (issue 4)', () => {
     const status = await waitFor(
       'the poll to be sent',
       async () => {
-        const res = await fetch(`${stack.apiUrl}/api/meters/${METER}/email-poll`, {
-          method: 'POST',
-        });
+        const res = await apiFetch(stack, `/api/meters/${METER}/email-poll`, { method: 'POST' });
         return res.status === 502 ? undefined : res.status;
       },
       20_000,
@@ -119,7 +118,8 @@ describe('e-mail polling between the real programs (issue 4)', () => {
       'the requested poll to be answered',
       async () => {
         const { polls } = await getJson<{ polls: EmailPollView[] }>(
-          `${stack.apiUrl}/api/meters/${METER}/email-polls?limit=50`,
+          stack,
+          `/api/meters/${METER}/email-polls?limit=50`,
         );
         return polls.filter((p) => p.outcome === 'answered').length >= 2 ? polls : undefined;
       },

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../meter-agent/config.js';
 import { meterIdFor, type Stack } from '../../src/stack/start-stack.js';
 import { waitFor } from '../../src/stack/wait.js';
-import { getJson } from './helpers/api.js';
+import { apiFetch, getJson } from './helpers/api.js';
 import { runCli } from './helpers/cli-process.js';
 import { startTestStack } from './helpers/test-stack.js';
 import { connectUser, type XmppUser } from './helpers/xmpp-user.js';
@@ -82,7 +82,7 @@ beforeAll(async () => {
   await waitFor(
     `all ${METERS} meters available`,
     async () => {
-      const group = await getJson<GroupView>(`${stack.apiUrl}/api/groups/feeder-1`);
+      const group = await getJson<GroupView>(stack, `/api/groups/feeder-1`);
       return group.states.available === METERS ? group : undefined;
     },
     60_000,
@@ -126,10 +126,9 @@ async function chat(user: XmppUser, group: string, body: string, count = 1): Pro
 }
 
 async function postCommand(group: string, payload: unknown) {
-  const res = await fetch(`${stack.apiUrl}/api/groups/${group}/commands`, {
+  const res = await apiFetch(stack, `/api/groups/${group}/commands`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(payload),
+    body: payload,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -138,7 +137,7 @@ const waitForJob = (jobId: number) =>
   waitFor(
     `job ${jobId} to finish`,
     async () => {
-      const job = await getJson<JobView>(`${stack.apiUrl}/api/jobs/${jobId}?limit=100`);
+      const job = await getJson<JobView>(stack, `/api/jobs/${jobId}?limit=100`);
       return job.status === 'done' ? job : undefined;
     },
     PER_METER_TIMEOUT_MS + 15_000,
@@ -162,7 +161,7 @@ describe('a group command over 50 meters, two of them silent (PROTOCOL §7)', ()
     expect(elapsedMs).toBeLessThan(PER_METER_TIMEOUT_MS + 5_000);
     console.info(`[groups e2e] chat 'read' on 50 meters (2 silent): ${elapsedMs} ms — ${summary}`);
     lastJobId = jobIdOf(summary);
-    const job = await getJson<JobView>(`${stack.apiUrl}/api/jobs/${lastJobId}?outcome=timeout`);
+    const job = await getJson<JobView>(stack, `/api/jobs/${lastJobId}?outcome=timeout`);
     expect(job).toMatchObject({ status: 'done', members: 50, resultsTotal: 2 });
     expect(job.results.map((r) => r.meterId)).toEqual(SILENT);
   });
@@ -178,7 +177,7 @@ describe('a group command over 50 meters, two of them silent (PROTOCOL §7)', ()
     const jobId = body.jobId as number;
     expect(jobId).toBe(lastJobId + 1);
     lastJobId = jobId;
-    const running = await getJson<JobView>(`${stack.apiUrl}/api/jobs/${jobId}`);
+    const running = await getJson<JobView>(stack, `/api/jobs/${jobId}`);
     expect(running.members).toBe(METERS);
 
     const job = await waitForJob(jobId);
@@ -242,9 +241,9 @@ describe('refusals', () => {
       'Refused (forbidden): not authorised to command groups here',
     ]);
     // no job was made, and the meters kept their relays closed
-    const next = await fetch(`${stack.apiUrl}/api/jobs/${lastJobId + 1}`);
+    const next = await apiFetch(stack, `/api/jobs/${lastJobId + 1}`);
     expect(next.status).toBe(404);
-    const group = await getJson<GroupView>(`${stack.apiUrl}/api/groups/feeder-1`);
+    const group = await getJson<GroupView>(stack, `/api/groups/feeder-1`);
     expect(group.states).toMatchObject({ available: METERS, restricted: 0 });
   });
 

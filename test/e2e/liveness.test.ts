@@ -59,7 +59,7 @@ interface AlertRow {
 }
 
 const alertsFor = async (meterId: string) =>
-  (await getJson<{ alerts: AlertRow[] }>(`${stack.apiUrl}/api/alerts?meter=${meterId}`)).alerts;
+  (await getJson<{ alerts: AlertRow[] }>(stack, `/api/alerts?meter=${meterId}`)).alerts;
 
 function editAgentConfig(meterId: string, edit: (config: AgentConfig) => AgentConfig): void {
   const handle = stack.agents.get(meterId);

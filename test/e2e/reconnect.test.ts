@@ -50,7 +50,7 @@ describe('an XMPP server restart', () => {
       );
       expect(last).toMatchObject({ state: 'available', gap: 0 });
     }
-    const stats = await getJson<{ counts: Record<string, number> }>(`${stack.apiUrl}/api/stats`);
+    const stats = await getJson<{ counts: Record<string, number> }>(stack, `/api/stats`);
     expect(stats.counts.available).toBe(meters.length);
     // every agent is still the process we started: it reconnected, it did not crash
     for (const id of meters) expect(stack.agents.get(id)?.process?.running).toBe(true);

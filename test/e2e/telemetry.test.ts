@@ -31,13 +31,15 @@ const agentDir = (id: string) => stack.agents.get(id)?.dataDir as string;
 const readings = async (id: string) =>
   (
     await getJson<{ readings: Reading[] }>(
-      `${stack.apiUrl}/api/meters/${id}/readings?since=2000-01-01T00:00:00Z&limit=10000`,
+      stack,
+      `/api/meters/${id}/readings?since=2000-01-01T00:00:00Z&limit=10000`,
     )
   ).readings;
 const events = async (id: string) =>
   (
     await getJson<{ events: Array<Item & { type: string }> }>(
-      `${stack.apiUrl}/api/meters/${id}/events?since=2000-01-01T00:00:00Z&limit=10000`,
+      stack,
+      `/api/meters/${id}/events?since=2000-01-01T00:00:00Z&limit=10000`,
     )
   ).events;
 

@@ -10,6 +10,7 @@ import {
 } from '../../presence-service/store/meter-registry.js';
 import { createPresenceStore } from '../../presence-service/store/presence-store.js';
 import { silentLogger } from '../../src/log.js';
+import { createTestAuth } from './helpers/auth-fixture.js';
 
 // GET /api/meters/:id/readings, /events, /audit by injection (STYLE §7).
 
@@ -20,12 +21,16 @@ describe('data API', () => {
   let registry: MeterRegistry;
   let data: DataStore;
   let app: FastifyInstance;
+  let viewer: { authorization: string };
 
   beforeEach(async () => {
     db = openDatabase(':memory:');
     registry = createMeterRegistry({ db });
     data = createDataStore({ db });
+    const { auth, as } = createTestAuth(db);
+    viewer = as('viewer');
     app = buildHttpApi({
+      auth,
       registry,
       store: createPresenceStore({ db }),
       data,
@@ -76,7 +81,7 @@ describe('data API', () => {
   });
 
   const get = async (url: string) => {
-    const res = await app.inject({ method: 'GET', url });
+    const res = await app.inject({ method: 'GET', url, headers: viewer });
     return { status: res.statusCode, body: res.json() as Record<string, unknown> };
   };
 

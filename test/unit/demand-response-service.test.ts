@@ -17,6 +17,7 @@ import { type Database, openDatabase } from '../../presence-service/store/databa
 import { createMeterRegistry } from '../../presence-service/store/meter-registry.js';
 import { createPresenceStore } from '../../presence-service/store/presence-store.js';
 import { silentLogger } from '../../src/log.js';
+import { createTestAuth } from './helpers/auth-fixture.js';
 
 // Demand response's running part against a real (in-memory) SQLite and a fake command runner:
 // the latest-reading query, decisions and command outcomes on disk, a failed shed replaced on
@@ -114,11 +115,15 @@ describe('latestReadings', () => {
 describe('demand-response service', () => {
   let dr: DemandResponseService;
   let app: FastifyInstance;
+  let operator: { authorization: string };
 
   beforeEach(async () => {
     dr = service();
     dr.start();
+    const { auth, as } = createTestAuth(db);
+    operator = as('operator');
     app = buildHttpApi({
+      auth,
       registry: createMeterRegistry({ db }),
       store: createPresenceStore({ db }),
       demandResponse: { service: dr, store: drStore },
@@ -157,7 +162,8 @@ describe('demand-response service', () => {
     await flush();
     expect(sent.map((s) => s.meterId)).toEqual(['m-1', 'm-2', 'm-3']);
 
-    const status = (await app.inject('/api/demand-response')).json().rules[0];
+    const status = (await app.inject({ url: '/api/demand-response', headers: operator })).json()
+      .rules[0];
     expect(status).toMatchObject({
       group: 'feeder-1',
       state: 'shedding',
@@ -171,6 +177,7 @@ describe('demand-response service', () => {
       method: 'PUT',
       url: '/api/demand-response/rules/feeder-1',
       payload: { limitKw: 50 },
+      headers: operator,
     });
     expect(put.statusCode).toBe(200);
     expect(put.json()).toMatchObject({ limitKw: 50, limitSource: 'operator' });
@@ -185,11 +192,15 @@ describe('demand-response service', () => {
       })),
     );
 
-    const events = (await app.inject('/api/demand-response/events?group=feeder-1')).json().events;
+    const events = (
+      await app.inject({ url: '/api/demand-response/events?group=feeder-1', headers: operator })
+    ).json().events;
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ group: 'feeder-1', peakKw: 14, limitKw: 10 });
     expect(events[0].endedAt).not.toBeNull();
-    const event = (await app.inject(`/api/demand-response/events/${events[0].id}`)).json();
+    const event = (
+      await app.inject({ url: `/api/demand-response/events/${events[0].id}`, headers: operator })
+    ).json();
     expect(
       event.decisions.map((d: { kind: string; meterId: string | null; outcome: string | null }) =>
         [d.kind, d.meterId, d.outcome].join(' '),
@@ -210,17 +221,19 @@ describe('demand-response service', () => {
       reason: 'total 14 kW > limit 10 kW for 0 s; shedding m-1 (prio 1, 5 kW) to 1 kW for 30 min',
       detail: 'service-unavailable',
     });
-    expect(event.decisions[5].reason).toMatch(/^limit 10 kW → 50 kW by http:/);
+    expect(event.decisions[5].reason).toMatch(/^limit 10 kW → 50 kW by test-operator/);
   });
 
   it('answers 404 for an unknown rule or event and 400 for a bad limit', async () => {
     const put = (url: string, payload: Record<string, unknown>) =>
-      app.inject({ method: 'PUT', url, payload });
+      app.inject({ method: 'PUT', url, payload, headers: operator });
     expect((await put('/api/demand-response/rules/feeder-9', { limitKw: 5 })).json()).toEqual({
       error: { code: 'rule-unknown', message: "no demand-response rule for group 'feeder-9'" },
     });
     expect((await put('/api/demand-response/rules/feeder-1', { limitKw: 0 })).statusCode).toBe(400);
-    expect((await app.inject('/api/demand-response/events/99')).statusCode).toBe(404);
+    expect(
+      (await app.inject({ url: '/api/demand-response/events/99', headers: operator })).statusCode,
+    ).toBe(404);
   });
 
   it("keeps an operator's limit across a restart unless the config's limit changed", () => {

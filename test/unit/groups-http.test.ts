@@ -17,6 +17,7 @@ import { createMeterRegistry } from '../../presence-service/store/meter-registry
 import { createPresenceStore } from '../../presence-service/store/presence-store.js';
 import { silentLogger } from '../../src/log.js';
 import type { Role } from '../../src/protocol/commands.js';
+import { createTestAuth } from './helpers/auth-fixture.js';
 
 // PROTOCOL §7 over HTTP, by injection (STYLE §7): groups with their states, a group command
 // accepted as a job (202), the job's per-meter results, and the errors.
@@ -28,6 +29,7 @@ describe('groups API', () => {
   let app: FastifyInstance;
   let commands: GroupCommands;
   let role: Role | null;
+  let operator: { authorization: string };
   const asked: Array<{ meterId: string; node: string; form: unknown }> = [];
 
   const run: CommandRunner = async (meterId, node, form): Promise<CommandOutcome> => {
@@ -45,7 +47,10 @@ describe('groups API', () => {
     const directory = createGroupDirectory({ db });
     const jobs = createJobStore({ db });
     commands = createGroupCommands({ groups: directory, jobs, run, logger: silentLogger() });
+    const { auth, as } = createTestAuth(db);
+    operator = as('operator');
     app = buildHttpApi({
+      auth,
       registry,
       store,
       groups: { directory, commands, jobs, roleOf: () => role },
@@ -80,9 +85,14 @@ describe('groups API', () => {
     db.close();
   });
 
-  const get = (url: string) => app.inject({ method: 'GET', url });
+  const get = (url: string) => app.inject({ method: 'GET', url, headers: operator });
   const post = (group: string, payload: object) =>
-    app.inject({ method: 'POST', url: `/api/groups/${group}/commands`, payload });
+    app.inject({
+      method: 'POST',
+      url: `/api/groups/${group}/commands`,
+      payload,
+      headers: operator,
+    });
 
   it('lists the groups with their members per state', async () => {
     const res = await get('/api/groups');
@@ -141,7 +151,7 @@ describe('groups API', () => {
       command: 'relay',
       args: { action: ['open'], confirm: ['true'] },
       via: 'http',
-      requestedBy: 'http:127.0.0.1',
+      requestedBy: 'test-operator',
       members: 2,
       status: 'done',
       summary: { total: 2, ok: 1, failed: 1 },

@@ -1,6 +1,7 @@
 import { get, type IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AccessControl } from '../../presence-service/auth/access-control.js';
 import { buildHttpApi } from '../../presence-service/http/build-http-api.js';
 import { type ChangeBus, createChangeBus } from '../../presence-service/presence/change-bus.js';
 import { type Database, openDatabase } from '../../presence-service/store/database.js';
@@ -11,6 +12,7 @@ import {
   type RecordedChange,
 } from '../../presence-service/store/presence-store.js';
 import { silentLogger } from '../../src/log.js';
+import { createTestAuth } from './helpers/auth-fixture.js';
 
 interface SseEvent {
   id?: string;
@@ -73,13 +75,19 @@ describe('GET /api/events (SSE)', () => {
   let bus: ChangeBus;
   let app: FastifyInstance;
   let base: string;
+  let auth: AccessControl;
+  let viewer: { authorization: string };
   const aborts: AbortController[] = [];
 
   beforeEach(async () => {
     db = openDatabase(':memory:');
     store = createPresenceStore({ db });
     bus = createChangeBus();
+    const test = createTestAuth(db);
+    auth = test.auth;
+    viewer = test.as('viewer');
     app = buildHttpApi({
+      auth,
       registry: createMeterRegistry({ db }),
       store,
       bus,
@@ -99,7 +107,10 @@ describe('GET /api/events (SSE)', () => {
   function open(path: string, headers: Record<string, string> = {}) {
     const abort = new AbortController();
     aborts.push(abort);
-    return fetch(`${base}${path}`, { headers, signal: abort.signal }).then((res) => ({
+    return fetch(`${base}${path}`, {
+      headers: { ...viewer, ...headers },
+      signal: abort.signal,
+    }).then((res) => ({
       res,
       abort,
       sse: sseReader(res),
@@ -193,7 +204,7 @@ describe('GET /api/events (SSE)', () => {
     // node:http rather than fetch: undici opens a spare connection when a body is cancelled,
     // which the server then waits for on close (Node counts a connection without a request as
     // busy), and that would only slow this test down.
-    const request = get(`${base}/api/events`);
+    const request = get(`${base}/api/events`, { headers: viewer });
     await new Promise<IncomingMessage>((resolve) => request.on('response', resolve));
     await expect.poll(() => bus.listenerCount()).toBe(1);
     request.destroy();
@@ -202,6 +213,7 @@ describe('GET /api/events (SSE)', () => {
 
   it('cuts off a client that stops reading instead of buffering without bound', async () => {
     const slowApp = buildHttpApi({
+      auth,
       registry: createMeterRegistry({ db }),
       store,
       bus,
@@ -210,7 +222,7 @@ describe('GET /api/events (SSE)', () => {
       events: { maxBufferedBytes: 64 * 1024 },
     });
     const slowBase = await slowApp.listen({ port: 0, host: '127.0.0.1' });
-    const request = get(`${slowBase}/api/events`);
+    const request = get(`${slowBase}/api/events`, { headers: viewer });
     const response = await new Promise<IncomingMessage>((resolve) =>
       request.on('response', resolve),
     );
@@ -228,7 +240,9 @@ describe('GET /api/events (SSE)', () => {
   });
 
   it('rejects a malformed Last-Event-ID', async () => {
-    const res = await fetch(`${base}/api/events`, { headers: { 'Last-Event-ID': 'abc' } });
+    const res = await fetch(`${base}/api/events`, {
+      headers: { ...viewer, 'Last-Event-ID': 'abc' },
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'bad-request' });
   });

@@ -7,6 +7,7 @@ import { openDatabase } from '../../presence-service/store/database.js';
 import { createMeterRegistry } from '../../presence-service/store/meter-registry.js';
 import { createPresenceStore } from '../../presence-service/store/presence-store.js';
 import { createRootLogger, silentLogger } from '../../src/log.js';
+import { createTestAuth } from './helpers/auth-fixture.js';
 
 describe('GET /healthz', () => {
   const db = openDatabase(':memory:');
@@ -17,6 +18,8 @@ describe('GET /healthz', () => {
   ]);
   let xmpp: XmppHealth = 'online';
   const app = buildHttpApi({
+    // GET /healthz is open: no credentials are sent below.
+    auth: createTestAuth(db).auth,
     registry,
     store: createPresenceStore({ db }),
     bus: createChangeBus(),
@@ -56,14 +59,16 @@ describe('request logging', () => {
     });
     const db = openDatabase(':memory:');
     const logger = createRootLogger({ name: 'test', level: 'debug', destination });
+    const { auth, as } = createTestAuth(db);
     const app = buildHttpApi({
+      auth,
       registry: createMeterRegistry({ db }),
       store: createPresenceStore({ db }),
       bus: createChangeBus(),
       logger,
       health: () => ({ xmpp: 'online' }),
     });
-    await app.inject({ method: 'GET', url: '/api/stats' });
+    await app.inject({ method: 'GET', url: '/api/stats', headers: as('viewer') });
     await app.close();
     db.close();
     const messages = lines.map((l) => `${l.level} ${l.msg}`);

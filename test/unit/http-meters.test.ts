@@ -13,6 +13,7 @@ import {
   type StateChangeInput,
 } from '../../presence-service/store/presence-store.js';
 import { silentLogger } from '../../src/log.js';
+import { createTestAuth } from './helpers/auth-fixture.js';
 
 const DOMAIN = 'grid.example';
 
@@ -38,12 +39,16 @@ describe('meters API', () => {
   let registry: MeterRegistry;
   let store: PresenceStore;
   let app: FastifyInstance;
+  let as: ReturnType<typeof createTestAuth>['as'];
 
   beforeEach(async () => {
     db = openDatabase(':memory:');
     registry = createMeterRegistry({ db });
     store = createPresenceStore({ db });
+    const test = createTestAuth(db);
+    as = test.as;
     app = buildHttpApi({
+      auth: test.auth,
       registry,
       store,
       bus: createChangeBus(),
@@ -76,7 +81,7 @@ describe('meters API', () => {
     db.close();
   });
 
-  const get = (url: string) => app.inject({ method: 'GET', url });
+  const get = (url: string) => app.inject({ method: 'GET', url, headers: as('viewer') });
 
   it('lists meters with their current state; never seen shows decoupled', async () => {
     const res = await get('/api/meters');
@@ -232,7 +237,12 @@ describe('meters API', () => {
     expect(res.json()).toEqual({
       error: { code: 'not-found', message: 'no route GET /api/nothing' },
     });
-    const post = await app.inject({ method: 'POST', url: '/api/meters', payload: {} });
+    const post = await app.inject({
+      method: 'POST',
+      url: '/api/meters',
+      payload: {},
+      headers: as('operator'),
+    });
     expect(post.statusCode).toBe(404);
   });
 });
