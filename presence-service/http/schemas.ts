@@ -1,4 +1,5 @@
 import { METER_ID_PATTERN } from '../../src/protocol/index.js';
+import { USERNAME_PATTERN } from '../auth/user-store.js';
 
 // JSON-schema pieces shared by the routes, with the words a 400 uses to explain each pattern
 // (Ajv would otherwise quote the regular expression at the client).
@@ -15,4 +16,6 @@ export const dateTimeSchema = {
 export const PATTERN_DESCRIPTIONS: Record<string, string> = {
   [meterIdSchema.pattern]: 'must be lower-case letters, digits and "-", 1-63 characters',
   [dateTimeSchema.pattern]: 'must be an RFC 3339 date-time like 2026-11-27T14:00:00Z',
+  [USERNAME_PATTERN.source]:
+    'must start with a letter or digit, then letters, digits, ".", "_", "@" or "-", up to 64',
 };
