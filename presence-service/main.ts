@@ -15,6 +15,7 @@ import { createOutboxBacklog } from './data/outbox-backlog.js';
 import { createEmailPoller } from './email/email-poller.js';
 import { createGroupCommands } from './groups/group-commands.js';
 import { buildHttpApi } from './http/build-http-api.js';
+import { createDashboardQueries } from './http/dashboard-routes.js';
 import { resolveLivenessLimits } from './liveness/liveness-limits.js';
 import { createLivenessMonitor } from './liveness/liveness-monitor.js';
 import { countProtocolErrors } from './metrics/count-protocol-errors.js';
@@ -332,6 +333,12 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     polling: { scheduler: pollScheduler, pollStore },
     metrics,
     exports: createExportQueries({ db }),
+    dashboard: {
+      queries: createDashboardQueries(db),
+      jobs,
+      run: runCommand,
+      commandTimeoutMs: config.groups.timeoutMs,
+    },
     ...(emailPoller ? { email: emailPoller } : {}),
     bus,
     logger: log('http'),

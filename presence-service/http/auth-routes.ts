@@ -34,6 +34,18 @@ const sessionResponse = {
   },
 } as const;
 
+/** GET /api/session also answers "nobody": a question, not a failure (no 401 in the console). */
+const currentSessionResponse = {
+  200: {
+    type: 'object',
+    required: ['user', 'csrfToken'],
+    properties: {
+      user: { anyOf: [userSchema, { type: 'null' }] },
+      csrfToken: { type: ['string', 'null'] },
+    },
+  },
+} as const;
+
 interface SignIn {
   username: string;
   password: string;
@@ -99,9 +111,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
     '/api/session',
     {
       schema: {
-        summary: 'The signed-in user and the CSRF token; 401 without a live session',
+        summary: 'The signed-in user and the CSRF token; user null without a live session',
         tags: ['access'],
-        response: sessionResponse,
+        response: currentSessionResponse,
       },
     },
     (request, reply) => {
@@ -109,8 +121,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
       const session = token ? sessions.lookup(token) : undefined;
       if (!session) {
         if (token) clearSessionCookie(reply);
-        reply.header('www-authenticate', 'Bearer');
-        return sendError(reply, 401, 'unauthenticated', 'not signed in');
+        return { user: null, csrfToken: null };
       }
       return sessionView(session);
     },

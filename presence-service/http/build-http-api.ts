@@ -13,6 +13,7 @@ import type { PresenceStore } from '../store/presence-store.js';
 import { registerAlertsRoutes } from './alerts-routes.js';
 import { installErrorHandlers } from './api-errors.js';
 import { registerCsvRoutes } from './csv-routes.js';
+import { type DashboardDeps, registerDashboard } from './dashboard-routes.js';
 import { registerDataRoutes } from './data-routes.js';
 import {
   type DemandResponseRoutesDeps,
@@ -55,6 +56,8 @@ export interface HttpApiDeps {
   email?: EmailRoutesDeps['poller'];
   /** Prometheus metrics at /metrics and request timing (docs/metrics.md). */
   metrics?: Pick<Metrics, 'exposition' | 'contentType' | 'httpRequest'>;
+  /** The dashboard (docs/dashboard.md): its page, files and the routes it reads; without it, none. */
+  dashboard?: Omit<DashboardDeps, 'registry' | 'store' | 'callerOf'>;
   /** CSV export of history and readings; without it, no CSV routes. */
   exports?: ExportQueries;
   bus: ChangeBus;
@@ -101,5 +104,13 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   if (deps.exports) registerCsvRoutes(app, { registry: deps.registry, exports: deps.exports });
   registerEventsRoute(app, { store: deps.store, bus: deps.bus, options: deps.events });
   registerHealthRoutes(app, { registry: deps.registry, store: deps.store, health: deps.health });
+  if (deps.dashboard) {
+    registerDashboard(app, {
+      registry: deps.registry,
+      store: deps.store,
+      callerOf: (request) => request.principal,
+      ...deps.dashboard,
+    });
+  }
   return app;
 }

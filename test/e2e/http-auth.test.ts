@@ -92,13 +92,11 @@ describe('HTTP access control', () => {
       const answer = (await res.json()) as { error: { code: string } };
       expect(answer.error.code, `${method} ${path}`).toBe('unauthenticated');
     }
-    // Open: the health check, the sign-in and "am I signed in?" (which answers 401 itself).
+    // Open: the health check, the sign-in and "am I signed in?" (which answers "nobody").
     expect([200, 503]).toContain((await call('GET', '/healthz')).status);
     const session = await call('GET', '/api/session');
-    expect(session.status).toBe(401);
-    expect(((await session.json()) as { error: { code: string } }).error.code).toBe(
-      'unauthenticated',
-    );
+    expect(session.status).toBe(200);
+    expect(((await session.json()) as { user: unknown }).user).toBe(null);
     // A page outside /api is not guarded (the dashboard must load to show its sign-in).
     expect((await call('GET', '/no-such-page')).status).not.toBe(401);
     // The event stream takes the bearer header like every route.
@@ -194,7 +192,10 @@ describe('HTTP access control', () => {
     expect(out.status).toBe(204);
     expect(out.headers.get('set-cookie')).toMatch(/^gp_session=;/);
     expect((await call('GET', '/api/meters', { cookie })).status).toBe(401);
-    expect((await call('GET', '/api/session', { cookie })).status).toBe(401);
+    expect(await (await call('GET', '/api/session', { cookie })).json()).toEqual({
+      user: null,
+      csrfToken: null,
+    });
   });
 
   it('signs in a user whose password the CLI set from stdin; the old password stops working', async () => {
