@@ -67,9 +67,22 @@ export const agentConfigSchema = z
         /** Average random power-quality events per hour (0: none). */
         eventRatePerHour: z.number().min(0).max(3600).default(2),
         nominalVoltageV: z.number().positive().default(230),
+        /**
+         * The customer's local time, in minutes east of UTC: the simulated day (load peaks
+         * around 07:30 and 19:00, PV around noon) follows it. Default 0 (UTC).
+         */
+        utcOffsetMinutes: z.number().int().min(-1440).max(1440).default(0),
+        /** Rooftop PV peak, kW; 0 means none; left out, drawn from the seed (1–3.5 kW). */
+        pvPeakKw: z.number().min(0).max(1000).optional(),
       })
       .strict()
-      .default({ driver: 'simulated', seed: 1, eventRatePerHour: 2, nominalVoltageV: 230 }),
+      .default({
+        driver: 'simulated',
+        seed: 1,
+        eventRatePerHour: 2,
+        nominalVoltageV: 230,
+        utcOffsetMinutes: 0,
+      }),
     /** PROTOCOL §6 data: how often a reading goes out and how much may wait on disk. */
     telemetry: z
       .object({

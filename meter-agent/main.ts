@@ -60,6 +60,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     seed: config.meter.seed,
     eventRatePerHour: config.meter.eventRatePerHour,
     nominalVoltageV: config.meter.nominalVoltageV,
+    utcOffsetMinutes: config.meter.utcOffsetMinutes,
+    ...(config.meter.pvPeakKw !== undefined ? { pvPeakKw: config.meter.pvPeakKw } : {}),
   });
   const modeController = createModeController({
     dataDir: config.dataDir,
