@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { controlRequest } from '../meter-agent/control/control-client.js';
 import { openDatabase } from '../presence-service/store/database.js';
 import { createPresenceStore } from '../presence-service/store/presence-store.js';
@@ -11,6 +11,7 @@ import { reportCliError } from '../src/cli/report-error.js';
 import { ensureProsodyInstalled } from '../src/harness/index.js';
 import { createRootLogger, silentLogger } from '../src/log.js';
 import type { MeterState } from '../src/protocol/index.js';
+import { CHROMIUM_PATH, launchBrowser, rowChangedAt, watchRow } from '../src/stack/browser.js';
 import { meterIdFor, type Stack, startStack } from '../src/stack/start-stack.js';
 import { waitFor } from '../src/stack/wait.js';
 import { summarize } from '../src/util/percentiles.js';
@@ -36,17 +37,6 @@ and change-to-row updates in headless Chromium (/usr/bin/chromium, or GP_CHROMIU
 Writes bench/results/dashboard-<time>.json.
 `;
 
-const CHROMIUM_PATH = process.env.GP_CHROMIUM ?? '/usr/bin/chromium';
-/** The flags of test/e2e/helpers/browser.ts (scripts are built without test/). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PAGE_SIZE = 50;
 
 async function main(): Promise<number> {
@@ -82,12 +72,7 @@ async function main(): Promise<number> {
     serviceLogLevel: 'warn',
     agentConfig: { meter: { eventRatePerHour: 0 }, log: { level: 'warn' } },
   });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
-  });
+  const browser = await launchBrowser();
   try {
     logger.info({ seconds: Math.round((Date.now() - stackStarted) / 1000) }, 'stack up');
     const agentIds = Array.from({ length: agents }, (_, i) => meterIdFor(i));
@@ -156,9 +141,7 @@ async function main(): Promise<number> {
         op: 'inject',
         name: tamper ? 'tamper' : 'tamper-clear',
       });
-      const changedAt = (await (
-        await page.waitForFunction(() => (window as { __rowChangedAt?: number }).__rowChangedAt)
-      ).jsonValue()) as number;
+      const changedAt = await rowChangedAt(page, 30_000);
       // The row's "Recorded" cell holds the service's received_at: the split point.
       const recordedAt = Date.parse(
         (await page
@@ -251,28 +234,6 @@ async function timeLoad(
   } finally {
     await page.close();
   }
-}
-
-/** Records in the page the moment the meter's row changes state (the browser's clock). */
-async function watchRow(page: Page, id: string): Promise<void> {
-  await page.evaluate((meterId) => {
-    const w = window as { __rowChangedAt?: number };
-    w.__rowChangedAt = undefined;
-    const row = () => document.querySelector(`tr[data-meter-id="${meterId}"]`);
-    const before = row()?.getAttribute('data-state');
-    const observer = new MutationObserver(() => {
-      if (row()?.getAttribute('data-state') !== before) {
-        w.__rowChangedAt = Date.now();
-        observer.disconnect();
-      }
-    });
-    observer.observe(document.querySelector('main') as Node, {
-      subtree: true,
-      childList: true,
-      attributes: true,
-      attributeFilter: ['data-state'],
-    });
-  }, id);
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../meter-agent/control/control-client.js';
+import { rowChangedAt, watchRow } from '../../src/stack/browser.js';
 import type { Stack } from '../../src/stack/start-stack.js';
 import { summarize } from '../../src/util/percentiles.js';
 import { apiFetch, getJson, getMeter, waitForRecordedState } from './helpers/api.js';
@@ -145,11 +146,7 @@ describe('the dashboard', () => {
         await watchRow(w.page, id);
         const requestedAt = Date.now();
         await controlRequest(agentDir(id), { op: 'inject', name: step });
-        const changedAt = await w.page
-          .waitForFunction(() => (window as { __rowChangedAt?: number }).__rowChangedAt, null, {
-            timeout: 5_000,
-          })
-          .then((handle) => handle.jsonValue() as Promise<number>);
+        const changedAt = await rowChangedAt(w.page, 5_000);
         samples.push(changedAt - requestedAt);
         expect(await row.getAttribute('data-state')).toBe(expected);
       }
@@ -264,25 +261,3 @@ describe('the dashboard', () => {
     }
   });
 });
-
-/** Records in the page the moment the meter's row changes state (the browser's clock). */
-async function watchRow(page: Page, id: string): Promise<void> {
-  await page.evaluate((meterId) => {
-    const w = window as { __rowChangedAt?: number };
-    w.__rowChangedAt = undefined;
-    const row = () => document.querySelector(`tr[data-meter-id="${meterId}"]`);
-    const before = row()?.getAttribute('data-state');
-    const observer = new MutationObserver(() => {
-      if (row()?.getAttribute('data-state') !== before) {
-        w.__rowChangedAt = Date.now();
-        observer.disconnect();
-      }
-    });
-    observer.observe(document.querySelector('main') as Node, {
-      subtree: true,
-      childList: true,
-      attributes: true,
-      attributeFilter: ['data-state'],
-    });
-  }, id);
-}

@@ -1,44 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 // A real browser for the dashboard's tests and measurements: Debian's Chromium driven by
 // playwright-core (no browser download). Every page records console errors, uncaught exceptions
 // and failed requests, and a test fails on any it did not expect (issue 5: no console errors).
 
-export const CHROMIUM_PATH = process.env.GP_CHROMIUM ?? '/usr/bin/chromium';
-
-/**
- * What this machine needs (env notes): no sandbox as root, no GPU, and no background traffic,
- * which a closed network refuses many times over. Playwright adds --headless and gives every
- * launch a fresh, empty profile (user-data-dir) of its own.
- */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { CHROMIUM_PATH, launchBrowser } from '../../../src/stack/browser.js';
 
 /** Where screenshots are kept between runs (ignored by git). */
 export const ARTIFACTS_DIR = resolve('test-artifacts');
-
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(
-      `${CHROMIUM_PATH} is missing: apt-get install -y chromium (.ci/run does), or set GP_CHROMIUM`,
-    );
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
-  });
-}
 
 export interface WatchedPage {
   readonly page: Page;
