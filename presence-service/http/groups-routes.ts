@@ -1,12 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ERROR_CODES, GridpresenceError } from '../../src/errors.js';
-import {
-  type AdhocCommandName,
-  COMMAND_NAMES,
-  type RawArgs,
-  type Role,
-} from '../../src/protocol/commands.js';
-import { FORM_LIMITS } from '../../src/protocol/data-forms.js';
+import type { AdhocCommandName, RawArgs, Role } from '../../src/protocol/commands.js';
 import { principalOf } from '../auth/principal.js';
 import { type GroupCommands, mayRun } from '../groups/group-commands.js';
 import type { GroupDirectory } from '../store/group-directory.js';
@@ -14,7 +8,7 @@ import type { JobStore, ResultOutcome } from '../store/job-store.js';
 import type { MeterRegistry } from '../store/meter-registry.js';
 import { sendError } from './api-errors.js';
 import { meterView } from './meter-view.js';
-import { meterIdSchema } from './schemas.js';
+import { commandBodySchema, meterIdSchema } from './schemas.js';
 
 // PROTOCOL §7 over HTTP: the groups with their members' states, group commands (202: a job
 // that runs on), and each job's per-meter results.
@@ -90,25 +84,7 @@ export function registerGroupsRoutes(app: FastifyInstance, deps: GroupsRoutesDep
     {
       schema: {
         params: groupParams,
-        body: {
-          type: 'object',
-          required: ['command'],
-          additionalProperties: false,
-          properties: {
-            command: { type: 'string', enum: [...COMMAND_NAMES] },
-            // PROTOCOL §4 form values, as a submitted form carries them: {field: [values]}.
-            args: {
-              type: 'object',
-              default: {},
-              maxProperties: FORM_LIMITS.fields,
-              additionalProperties: {
-                type: 'array',
-                maxItems: FORM_LIMITS.valuesPerField,
-                items: { type: 'string', maxLength: FORM_LIMITS.valueChars },
-              },
-            },
-          },
-        },
+        body: commandBodySchema,
       },
     },
     (request, reply) => {

@@ -1,18 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   type AdhocCommandName,
-  COMMAND_NAMES,
   COMMAND_ROLES,
   commandNode,
   type RawArgs,
   type Role,
   roleAtLeast,
 } from '../../src/protocol/commands.js';
-import { FORM_LIMITS } from '../../src/protocol/data-forms.js';
 import type { CommandRunner } from '../commands/command-client.js';
 import type { MeterRegistry } from '../store/meter-registry.js';
 import { sendError } from './api-errors.js';
-import { meterIdSchema } from './schemas.js';
+import { commandBodySchema, meterIdSchema } from './schemas.js';
 
 // POST /api/meters/:id/commands: one PROTOCOL §4 command on one meter, through the service's
 // command client (a one-shot ad-hoc submission, as group commands send), answered with the
@@ -60,25 +58,7 @@ export function registerMeterCommandsRoutes(
         tags: ['meters'],
         summary: 'Runs one PROTOCOL §4 command on one meter and answers its result',
         params: { type: 'object', required: ['id'], properties: { id: meterIdSchema } },
-        body: {
-          type: 'object',
-          required: ['command'],
-          additionalProperties: false,
-          properties: {
-            command: { type: 'string', enum: [...COMMAND_NAMES] },
-            // PROTOCOL §4 form values, as a submitted form carries them: {field: [values]}.
-            args: {
-              type: 'object',
-              default: {},
-              maxProperties: FORM_LIMITS.fields,
-              additionalProperties: {
-                type: 'array',
-                maxItems: FORM_LIMITS.valuesPerField,
-                items: { type: 'string', maxLength: FORM_LIMITS.valueChars },
-              },
-            },
-          },
-        },
+        body: commandBodySchema,
       },
     },
     async (request, reply) => {

@@ -1,3 +1,5 @@
+import { COMMAND_NAMES } from '../../src/protocol/commands.js';
+import { FORM_LIMITS } from '../../src/protocol/data-forms.js';
 import { METER_ID_PATTERN } from '../../src/protocol/index.js';
 import { USERNAME_PATTERN } from '../auth/user-store.js';
 
@@ -19,3 +21,24 @@ export const PATTERN_DESCRIPTIONS: Record<string, string> = {
   [USERNAME_PATTERN.source]:
     'must start with a letter or digit, then letters, digits, ".", "_", "@" or "-", up to 64',
 };
+
+/** A PROTOCOL §4 command and its form values, as the command routes (one meter, a group) take it. */
+export const commandBodySchema = {
+  type: 'object',
+  required: ['command'],
+  additionalProperties: false,
+  properties: {
+    command: { type: 'string', enum: [...COMMAND_NAMES] },
+    // PROTOCOL §4 form values, as a submitted form carries them: {field: [values]}.
+    args: {
+      type: 'object',
+      default: {},
+      maxProperties: FORM_LIMITS.fields,
+      additionalProperties: {
+        type: 'array',
+        maxItems: FORM_LIMITS.valuesPerField,
+        items: { type: 'string', maxLength: FORM_LIMITS.valueChars },
+      },
+    },
+  },
+} as const;
