@@ -31,6 +31,41 @@ export function findFleetConfigs(configDir: string): string[] {
     .sort();
 }
 
+/**
+ * An error that one XMPP connection's own emitters threw because xmpp.js had already let go of
+ * them (seen in the reconnect storm of issue 6, 10,000 meters, Prosody restarted): an XML parse
+ * error emitted a second time by a parser the connection had detached after the first one
+ * (`<x> must be closed.`), and a TLS alert or reset arriving on a socket wrapper the connection
+ * had detached. Each killed a fleet process of 2,500 meters. That connection is dead either way
+ * and its supervisor reconnects it with backoff (or its attempt watchdog does).
+ */
+export function isDetachedConnectionError(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown } | null;
+  if (e?.name === 'XMLError') return true;
+  return typeof e?.code === 'string' && (e.code.startsWith('ERR_SSL_') || e.code === 'ECONNRESET');
+}
+
+/**
+ * Fleet mode only: such an error ends that one meter's connection, not the process and its
+ * other meters. Anything else still ends the process, as Node would. (A single agent keeps
+ * Node's behaviour: it crashes and its service manager restarts it.)
+ */
+function absorbDetachedConnectionErrors(logger: Logger): () => void {
+  const onUncaught = (error: Error) => {
+    if (!isDetachedConnectionError(error)) {
+      // What Node does with an uncaught exception: print it, exit 1.
+      process.stderr.write(`${error.stack ?? String(error)}\n`);
+      process.exit(1);
+    }
+    logger.warn(
+      { err: error.message, code: (error as NodeJS.ErrnoException).code, name: error.name },
+      'connection error after xmpp.js let go of the connection; that meter reconnects',
+    );
+  };
+  process.on('uncaughtException', onUncaught);
+  return () => process.off('uncaughtException', onUncaught);
+}
+
 export async function startFleet(
   configFiles: string[],
   logger: Logger,
@@ -42,6 +77,7 @@ export async function startFleet(
    */
   startConcurrency = 50,
 ): Promise<RunningFleet> {
+  const stopAbsorbing = absorbDetachedConnectionErrors(logger);
   // Per-meter keys must not come from one shared environment, so none is read here.
   const configs: AgentConfig[] = configFiles.map((file) => loadAgentConfig(file, {}));
   const agents: RunningAgent[] = [];
@@ -73,6 +109,7 @@ export async function startFleet(
     size: agents.length,
     async stop() {
       await Promise.all(agents.map((agent) => agent.stop()));
+      stopAbsorbing();
       resolveExit(0);
     },
     exited,

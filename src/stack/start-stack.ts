@@ -28,6 +28,8 @@ export interface StackOptions {
   /** Fixed ports (npm start); missing ones are picked free on 127.0.0.1. */
   ports?: { c2s?: number; directTls?: number; component?: number; http?: number; api?: number };
   liveness?: LivenessSettings;
+  /** The groups each meter is registered in (default: every meter in `feeder-1`). */
+  meterGroups?: (meterId: string, index: number) => string[];
   /** Overrides for every agent's config (e.g. no random events in tests). */
   agentConfig?: {
     meter?: Partial<Omit<AgentConfig['meter'], 'seed'>>;
@@ -179,7 +181,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       log: { level: options.serviceLogLevel ?? 'info' },
     } satisfies ServiceInput);
     writePrivateJson(serviceConfigFile, serviceConfig);
-    registerMeters(serviceConfig.database.path, domain, meterIds);
+    registerMeters(
+      serviceConfig.database.path,
+      domain,
+      meterIds,
+      options.meterGroups ?? (() => ['feeder-1']),
+    );
     const { admin, apiToken } = await provisionAdmin(serviceConfig.database.path, dataDir);
 
     for (const [index, c] of credentials.entries()) {
@@ -317,11 +324,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 }
 
 /** Stores the meters in the registry as `presence-service meters import` would. */
-function registerMeters(databasePath: string, domain: string, meterIds: string[]): void {
+function registerMeters(
+  databasePath: string,
+  domain: string,
+  meterIds: string[],
+  groupsOf: (meterId: string, index: number) => string[],
+): void {
   const db = openDatabase(databasePath);
   try {
     createMeterRegistry({ db }).addMany(
-      meterIds.map((id) => ({ id, domain, kind: 'revenue-meter', groups: ['feeder-1'] })),
+      meterIds.map((id, index) => ({
+        id,
+        domain,
+        kind: 'revenue-meter',
+        groups: groupsOf(id, index),
+      })),
     );
   } finally {
     db.close();
