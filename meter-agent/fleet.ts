@@ -35,14 +35,20 @@ export function findFleetConfigs(configDir: string): string[] {
  * An error that one XMPP connection's own emitters threw because xmpp.js had already let go of
  * them (seen in the reconnect storm of issue 6, 10,000 meters, Prosody restarted): an XML parse
  * error emitted a second time by a parser the connection had detached after the first one
- * (`<x> must be closed.`), and a TLS alert or reset arriving on a socket wrapper the connection
- * had detached. Each killed a fleet process of 2,500 meters. That connection is dead either way
- * and its supervisor reconnects it with backoff (or its attempt watchdog does).
+ * (`<x> must be closed.`), the same parser reading on after its root had closed (a TypeError in
+ * @xmpp/xml's Parser), and a TLS alert or reset arriving on a socket wrapper the connection had
+ * detached. Each killed a fleet process of 2,500 meters. That connection is dead either way and
+ * its supervisor reconnects it with backoff (or its attempt watchdog does).
  */
 export function isDetachedConnectionError(error: unknown): boolean {
-  const e = error as { name?: unknown; code?: unknown } | null;
+  const e = error as { name?: unknown; code?: unknown; stack?: unknown } | null;
   if (e?.name === 'XMLError') return true;
-  return typeof e?.code === 'string' && (e.code.startsWith('ERR_SSL_') || e.code === 'ECONNRESET');
+  if (typeof e?.code === 'string' && (e.code.startsWith('ERR_SSL_') || e.code === 'ECONNRESET')) {
+    return true;
+  }
+  if (!(error instanceof TypeError) || typeof e?.stack !== 'string') return false;
+  const firstFrame = e.stack.split('\n').find((line) => line.trimStart().startsWith('at '));
+  return firstFrame?.includes('/node_modules/@xmpp/xml/lib/Parser.js') === true;
 }
 
 /**

@@ -130,12 +130,14 @@ async function main(argv: string[]): Promise<number> {
   // src/harness/prosody-process.ts) kill what was already started.
   let ctx: BenchContext | undefined;
   let stopping: Promise<void> | undefined;
+  let interrupted = false;
   const stop = () => {
     stopping ??= ctx?.close() ?? Promise.resolve();
     return stopping;
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping || !ctx) process.exit(130);
+    interrupted = true;
     process.stderr.write(`\n${PROGRAM}: ${signal}, stopping everything the run started…\n`);
     void stop()
       .then(() => {
@@ -154,11 +156,14 @@ async function main(argv: string[]): Promise<number> {
   const runOne = async (name: ScenarioName, run: (c: BenchContext) => Promise<ScenarioResult>) => {
     const t0 = performance.now();
     logger.info({ scenario: name }, 'scenario');
+    if (interrupted) return;
     try {
       // Later scenarios reuse the fleet: without it they would measure nothing.
       if (name !== 'onboarding') context.assertFleetRunning();
       results.push(await run(context));
     } catch (error) {
+      // Stopping for a signal fails the running scenario: that is not a result.
+      if (interrupted) return;
       logger.error({ scenario: name, err: (error as Error).message }, 'scenario failed');
       failures.push({ name, error: (error as Error).stack ?? String(error) });
     } finally {
@@ -177,6 +182,8 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await stop();
   }
+  // After a signal the handler reports what was measured and exits.
+  if (interrupted) return new Promise<number>(() => {});
   report();
   return failures.length === 0 ? 0 : 1;
 }

@@ -33,6 +33,9 @@ export const AGENT_BACKOFF = (() => {
 })();
 /** Settings that shape the figures, printed with the table and kept in the JSON. */
 export const stackSettings = (options: BenchOptions): string[] => [
+  ...(options.cpuProfDir
+    ? [`the service and the fleet processes ran under node --cpu-prof (${options.cpuProfDir})`]
+    : []),
   ...(options.prosodyGc
     ? [`Prosody's Lua GC switched to ${options.prosodyGc} after each start (--prosody-gc)`]
     : []),
@@ -89,6 +92,9 @@ export async function createBenchContext(
   logger: Logger,
 ): Promise<BenchContext> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gp-bench-'));
+  // An exit before close() (Ctrl-C while the stack starts, a crash) leaves no temp dir behind.
+  if (!options.keepDir)
+    process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   let stack: Stack | undefined;
   try {
     stack = await startStack({
@@ -107,6 +113,9 @@ export async function createBenchContext(
         log: { level: 'info' },
       },
       service: { liveness: { enabled: false } },
+      ...(options.cpuProfDir && {
+        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
+      }),
     });
     const floorAccounts = Array.from({ length: FLOOR_CLIENTS }, (_, i) => ({
       username: `bench-floor-${i + 1}`,

@@ -93,6 +93,10 @@ export interface LoginActivity {
   peakOnlinePerS: number;
   /** The most connection attempts started within one second (retries at their due time). */
   peakAttemptsPerS: number;
+  /** Meters that stopped for good (fleet.ts 'meter stopped': e.g. a login refused as fatal). */
+  metersStopped: number;
+  /** Meters whose last connection event in the window was a session coming up. */
+  metersOnlineAtEnd: number;
   /** Errors xmpp.js reported on a connection ('xmpp error'), by message. */
   xmppErrors: Record<string, number>;
   /** Errors thrown by a connection xmpp.js had let go of, absorbed by the fleet (fleet.ts). */
@@ -104,6 +108,8 @@ const MSG = {
   failed: 'connection attempt failed',
   timedOut: 'connection attempt timed out',
   retry: 'reconnecting after backoff',
+  lost: 'connection lost',
+  stopped: 'meter stopped',
   xmppError: 'xmpp error',
   absorbed: 'connection error after xmpp.js let go of the connection; that meter reconnects',
 } as const;
@@ -116,15 +122,20 @@ export function loginActivity(entries: readonly LogEntry[]): LoginActivity {
     map.set(second, (map.get(second) ?? 0) + 1);
   };
   const retried = new Set<string>();
+  const up = new Map<string, boolean>();
   let online = 0;
   let failedAttempts = 0;
   let retries = 0;
+  let metersStopped = 0;
   const xmppErrors: Record<string, number> = {};
   const absorbedErrors: Record<string, number> = {};
   const count = (into: Record<string, number>, key: string) => {
     into[key] = (into[key] ?? 0) + 1;
   };
   for (const e of entries) {
+    if (e.meterId && (e.msg === MSG.online || e.msg === MSG.lost || e.msg === MSG.retry)) {
+      up.set(e.meterId, e.msg === MSG.online);
+    }
     if (e.msg === MSG.online) {
       online += 1;
       bump(onlinePerS, e.time);
@@ -134,6 +145,8 @@ export function loginActivity(entries: readonly LogEntry[]): LoginActivity {
       retries += 1;
       if (e.meterId) retried.add(e.meterId);
       bump(attemptsPerS, e.time + (e.delayMs ?? 0));
+    } else if (e.msg === MSG.stopped) {
+      metersStopped += 1;
     } else if (e.msg === MSG.xmppError) {
       count(xmppErrors, e.err ?? 'unknown');
     } else if (e.msg === MSG.absorbed) {
@@ -151,6 +164,8 @@ export function loginActivity(entries: readonly LogEntry[]): LoginActivity {
     metersRetried: retried.size,
     peakOnlinePerS: peak(onlinePerS),
     peakAttemptsPerS: peak(attemptsPerS),
+    metersStopped,
+    metersOnlineAtEnd: [...up.values()].filter(Boolean).length,
     xmppErrors,
     absorbedErrors,
   };

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 // `npm run bench` options (issue 6). `--quick` changes the defaults, not the method: the same
@@ -36,6 +37,8 @@ export interface BenchOptions {
   outDir: string;
   /** Keep the run's temp dir (logs, databases) for a post-mortem. */
   keepDir: boolean;
+  /** Where the service and the fleet processes write --cpu-prof profiles; undefined: none. */
+  cpuProfDir: string | undefined;
   /** Switch the harness Prosody's Lua GC (prosody-gc.ts); undefined: as configured. */
   prosodyGc: 'incremental' | 'generational' | undefined;
 }
@@ -65,6 +68,8 @@ Options:
                                quick 10)
       --out DIR                where the JSON goes (default bench/results)
       --keep-dir               keep the run's temp dir (logs, databases)
+      --cpu-prof DIR           run the service and the fleet processes under node --cpu-prof,
+                               profiles into DIR (written when they stop; figures are slower)
       --prosody-gc MODE        switch Prosody's Lua GC to incremental or generational after
                                each start (default: as the config leaves it, incremental)
   -h, --help                   this help
@@ -88,6 +93,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       out: { type: 'string', default: 'bench/results' },
       'keep-dir': { type: 'boolean', default: false },
       'prosody-gc': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -112,6 +118,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     outDir: values.out ?? 'bench/results',
     keepDir: values['keep-dir'] === true,
     prosodyGc: parseGc(values['prosody-gc']),
+    cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
   };
 }
 

@@ -54,9 +54,11 @@ export function renderTable(results: ScenarioResult[], failures: ScenarioFailure
       ]);
     }
   }
-  for (const failure of failures) {
-    rows.push([failure.name, 'FAILED', failure.error.split('\n')[0] ?? '', '', '', '', '']);
-  }
+  // The whole error is in the JSON; under the table its first line, short.
+  const failed = failures.map((failure) => {
+    const first = failure.error.split('\n')[0] ?? '';
+    return `  ${failure.name}: ${first.length > 300 ? `${first.slice(0, 299)}…` : first}`;
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -68,6 +70,7 @@ export function renderTable(results: ScenarioResult[], failures: ScenarioFailure
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
+    ...(failed.length > 0 ? ['', 'FAILED:', ...failed] : []),
     ...(notes.length > 0 ? ['', 'notes:', ...notes] : []),
     '',
   ].join('\n');

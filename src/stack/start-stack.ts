@@ -40,6 +40,8 @@ export interface StackOptions {
     keepAlive?: Partial<AgentConfig['keepAlive']>;
   };
   serviceLogLevel?: ServiceConfig['log']['level'];
+  /** Extra options for the node running the service and the fleet processes (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   /** Overrides for the service's config; `acl` entries are added after the stack's operator. */
   service?: {
     acl?: ServiceConfig['acl'];
@@ -225,6 +227,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         script: programPath('presence-service'),
         args: ['run', '--config', serviceConfigFile],
         logFile: join(dataDir, 'logs', 'presence-service.log'),
+        nodeArgs: options.nodeArgs,
       });
       try {
         await waitForHttpOk(`${apiUrl}/healthz`, 15_000, () => {
@@ -298,6 +301,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             ],
             logFile: join(dataDir, 'logs', shards === 1 ? 'fleet.log' : `fleet-${i + 1}.log`),
             env: { LOG_LEVEL: options.agentConfig?.log?.level ?? 'info' },
+            nodeArgs: options.nodeArgs,
           }),
         );
         return fleet;

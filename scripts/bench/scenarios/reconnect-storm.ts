@@ -1,6 +1,13 @@
 import { cpuMeter } from '../../../src/stack/process-cpu.js';
 import { AGENT_BACKOFF, type BenchContext } from '../context.js';
-import { backoffViolations, loginActivity, logSizes, readLogEntries } from '../fleet-logs.js';
+import {
+  backoffViolations,
+  loginActivity,
+  logSize,
+  logSizes,
+  readJsonLines,
+  readLogEntries,
+} from '../fleet-logs.js';
 import type { ScenarioResult } from '../report.js';
 
 // Reconnect storm (issue 6): Prosody restarted under N meters; the time until every meter is
@@ -15,6 +22,7 @@ export async function runReconnectStorm(ctx: BenchContext): Promise<ScenarioResu
   if (!onboarding) throw new Error('onboarding did not run: no floor');
   const files = ctx.fleetLogFiles();
   const offsets = logSizes(files);
+  const serviceLogOffset = logSize(ctx.serviceLogFile());
 
   const startedIso = new Date().toISOString();
   const t0 = performance.now();
@@ -51,6 +59,22 @@ export async function runReconnectStorm(ctx: BenchContext): Promise<ScenarioResu
   const entries = readLogEntries(files, offsets);
   const activity = loginActivity(entries);
   const backoff = backoffViolations(entries, AGENT_BACKOFF);
+  // What the service went through meanwhile: its component link and its recovery sweeps.
+  const serviceLines = readJsonLines(ctx.serviceLogFile(), serviceLogOffset);
+  const service = {
+    componentLost: serviceLines.filter((l) => l.msg === 'component connection lost').length,
+    keepAliveDrops: serviceLines.filter((l) => l.why === 'keep-alive ping unanswered').length,
+    recoveries: serviceLines
+      .filter((l) => l.msg === 'meter states recovered')
+      .map(({ online, offline, timedOut, errors, changes, durationMs }) => ({
+        online,
+        offline,
+        timedOut,
+        errors,
+        changes,
+        durationMs,
+      })),
+  };
   const ratio = seconds / onboarding.seconds;
   return {
     name: 'reconnect-storm',
@@ -97,6 +121,7 @@ export async function runReconnectStorm(ctx: BenchContext): Promise<ScenarioResu
       prosodyRestartS: prosodyBackAfterS,
       prosodyCpuPercentAfterRestart: cpu.percent,
       logins: activity,
+      service,
       backoff: {
         ...AGENT_BACKOFF,
         checked: backoff.checked,
@@ -104,6 +129,7 @@ export async function runReconnectStorm(ctx: BenchContext): Promise<ScenarioResu
       },
     },
     notes: [
+      `at the end ${activity.metersOnlineAtEnd} meters had a session up and ${activity.metersStopped} had stopped for good (fleet logs); the service lost its component link ${service.componentLost} times (${service.keepAliveDrops} by its own keep-alive) and ran ${service.recoveries.length} recovery sweeps`,
       `Prosody stopped (SIGTERM) and started again in ${prosodyBackAfterS.toFixed(1)} s; ${activity.failedAttempts} failed attempts, ${activity.metersRetried} meters retried; backoff ${AGENT_BACKOFF.baseMs}–${AGENT_BACKOFF.maxMs} ms, equal jitter`,
     ],
   };
