@@ -26,7 +26,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, source: ConfigSource)
   for (const key of source.secretFileKeys ?? []) {
     const fileKey = `${key}File`;
     const path = getPath(raw, fileKey);
-    if (typeof path === 'string' && getPath(raw, key) === undefined) {
+    if (typeof path !== 'string') continue;
+    // A value already there (the environment's, e.g. GP_XMPP_PASSWORD) wins over the file.
+    if (getPath(raw, key) === undefined) {
       try {
         setPath(raw, key, readFileSync(path, 'utf8').trim());
       } catch (cause) {
@@ -36,8 +38,8 @@ export function loadConfig<S extends z.ZodType>(schema: S, source: ConfigSource)
           { cause, hint: 'check the path and that this user may read it' },
         );
       }
-      deletePath(raw, fileKey);
     }
+    deletePath(raw, fileKey);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fastHi, installFastScram, scramBitops } from '../../src/xmpp/workarounds/fast-scram.js';
 
@@ -8,6 +11,14 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 describe('workaround: SCRAM Hi() with one PBKDF2 call', () => {
   afterEach(() => vi.restoreAllMocks());
+
+  it('patches the copy of the mechanism that @xmpp/sasl-scram-sha-1 loads', () => {
+    const require = createRequire(import.meta.url);
+    const fromXmpp = createRequire(require.resolve('@xmpp/sasl-scram-sha-1'));
+    const mechanismDir = dirname(fromXmpp.resolve('sasl-scram-sha-1'));
+    const imported = fileURLToPath(import.meta.resolve('sasl-scram-sha-1/lib/bitops.js'));
+    expect(imported).toBe(join(mechanismDir, 'lib', 'bitops.js'));
+  });
 
   it('the library computes Hi with one WebCrypto call per iteration; after the workaround, none', async () => {
     const bitops = scramBitops();

@@ -1,6 +1,6 @@
 import { pbkdf2 } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import bitops from 'sasl-scram-sha-1/lib/bitops.js';
 
 // WORKAROUND (XMPP-NOTES "xmpp.js / SASL"): the `sasl-scram-sha-1` package used by @xmpp/client
 // computes Hi() (RFC 5802 §2.2, which is PBKDF2-HMAC-SHA-1) with one WebCrypto HMAC call per
@@ -9,7 +9,6 @@ import { promisify } from 'node:util';
 // Remove when the package computes Hi with a single PBKDF2 call.
 
 const pbkdf2Async = promisify(pbkdf2);
-const require = createRequire(import.meta.url);
 
 type HiFunction = (text: string, salt: Uint8Array, iterations: number) => Promise<Uint8Array>;
 interface ScramBitops {
@@ -20,15 +19,18 @@ interface ScramBitops {
 export const fastHi: HiFunction = async (text, salt, iterations) =>
   new Uint8Array(await pbkdf2Async(text, salt, iterations, 20, 'sha1'));
 
-/** The module object whose `Hi` the SCRAM mechanism calls; exported for the test. */
+/**
+ * The module object whose `Hi` the SCRAM mechanism calls; exported for the test. Importing a
+ * CommonJS file gives its module.exports: the very object the mechanism's own
+ * require('./lib/bitops') returns (one module cache; the unit test checks it is the copy
+ * @xmpp/sasl-scram-sha-1 loads). A static import, not a run-time require.resolve, so that the
+ * single-file agent (`npm run build:agent`), which has no node_modules, carries it too.
+ */
 export function scramBitops(): ScramBitops {
-  const mechanismPath = require.resolve('sasl-scram-sha-1', {
-    paths: [require.resolve('@xmpp/sasl-scram-sha-1')],
-  });
-  return createRequire(mechanismPath)('./lib/bitops') as ScramBitops;
+  return bitops as ScramBitops;
 }
 
 export function installFastScram(): void {
-  const bitops = scramBitops();
-  if (bitops.Hi !== fastHi) bitops.Hi = fastHi;
+  const mechanismBitops = scramBitops();
+  if (mechanismBitops.Hi !== fastHi) mechanismBitops.Hi = fastHi;
 }
