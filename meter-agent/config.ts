@@ -52,13 +52,19 @@ export const agentConfigSchema = z
       .object({
         backoffBaseMs: z.number().int().min(50).default(1_000),
         backoffMaxMs: z.number().int().min(100).default(60_000),
+        /**
+         * When the server ends a session that held (a restart), the first retry waits a random
+         * 0..spreadMs, as RFC 6120 §3.3 recommends (0-60 s), so that a fleet does not come back in
+         * one second (src/xmpp/backoff.ts; BENCHMARKS.md, reconnect storm). 0: no spread.
+         */
+        spreadMs: z.number().int().min(0).max(600_000).default(60_000),
       })
       .strict()
       .refine((r) => r.backoffMaxMs >= r.backoffBaseMs, {
         message: 'backoffMaxMs must be at least backoffBaseMs',
         path: ['backoffMaxMs'],
       })
-      .default({ backoffBaseMs: 1_000, backoffMaxMs: 60_000 }),
+      .default({ backoffBaseMs: 1_000, backoffMaxMs: 60_000, spreadMs: 60_000 }),
     meter: z
       .object({
         driver: z.enum(['simulated']).default('simulated'),

@@ -175,6 +175,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     backoff: createBackoff({
       baseMs: config.reconnect.backoffBaseMs,
       maxMs: config.reconnect.backoffMaxMs,
+      spreadMs: config.reconnect.spreadMs,
     }),
     logger: log('connection'),
     hooks: {

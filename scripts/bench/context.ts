@@ -29,7 +29,7 @@ export const FLOOR_CLIENTS = 4;
  */
 export const AGENT_BACKOFF = (() => {
   const shipped = agentConfigSchema.shape.reconnect.parse(undefined);
-  return { baseMs: shipped.backoffBaseMs, maxMs: shipped.backoffMaxMs };
+  return { baseMs: shipped.backoffBaseMs, maxMs: shipped.backoffMaxMs, spreadMs: shipped.spreadMs };
 })();
 /** Settings that shape the figures, printed with the table and kept in the JSON. */
 export const stackSettings = (options: BenchOptions): string[] => [
@@ -42,7 +42,7 @@ export const stackSettings = (options: BenchOptions): string[] => [
   "agent heartbeats off (presence.heartbeatS 0) and the service's silent-death detection off (liveness.enabled false): with the defaults, 10,000 meters add 2,000 directed presences/s that are noise here",
   'readings every 24 h (telemetry.intervalS 86400) and no random meter events, so that only the changes a scenario makes are counted',
   'XEP-0198 keep-alive of the agents at its default (an <r/> after 15 s without traffic)',
-  `agents reconnect with the shipped backoff, ${AGENT_BACKOFF.baseMs}–${AGENT_BACKOFF.maxMs} ms with equal jitter (the test stack's own is shorter)`,
+  `agents reconnect with the shipped backoff, ${AGENT_BACKOFF.baseMs}–${AGENT_BACKOFF.maxMs} ms with equal jitter, the first retry after the server ended a session spread over 0–${AGENT_BACKOFF.spreadMs} ms (RFC 6120 §3.3; the test stack's own are shorter)`,
 ];
 
 export interface BenchContext {
@@ -108,7 +108,11 @@ export async function createBenchContext(
         meter: { eventRatePerHour: 0 },
         presence: { heartbeatS: 0 },
         telemetry: { intervalS: 86_400 },
-        reconnect: { backoffBaseMs: AGENT_BACKOFF.baseMs, backoffMaxMs: AGENT_BACKOFF.maxMs },
+        reconnect: {
+          backoffBaseMs: AGENT_BACKOFF.baseMs,
+          backoffMaxMs: AGENT_BACKOFF.maxMs,
+          spreadMs: AGENT_BACKOFF.spreadMs,
+        },
         // info: the reconnect storm reads each meter's backoff from the fleet logs.
         log: { level: 'info' },
       },

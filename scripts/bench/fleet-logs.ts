@@ -12,6 +12,8 @@ export interface LogEntry {
   meterId?: string;
   delayMs?: number;
   attempt?: number;
+  /** A first retry spread over the RFC 6120 §3.3 window (src/xmpp/backoff.ts). */
+  spread?: boolean;
   why?: string;
   err?: string;
 }
@@ -36,6 +38,7 @@ export function readLogEntries(files: readonly string[], offsets: readonly numbe
         level: Number(raw.level ?? 0),
         ...(typeof raw.meterId === 'string' && { meterId: raw.meterId }),
         ...(typeof raw.delayMs === 'number' && { delayMs: raw.delayMs }),
+        ...(raw.spread === true && { spread: true }),
         ...(typeof raw.attempt === 'number' && { attempt: raw.attempt }),
         ...(typeof raw.why === 'string' && { why: raw.why }),
         // An error message without its variable parts (addresses, ids), to count by kind.
@@ -204,7 +207,7 @@ export function backoffViolations(
     list.forEach((e, i) => {
       if (e.msg !== MSG.retry || e.attempt === undefined || e.delayMs === undefined) return;
       checked += 1;
-      const minimumMs = minimumDelayMs(backoff, e.attempt);
+      const minimumMs = minimumDelayMs(backoff, e.attempt, e.spread === true);
       const next = list[i + 1];
       const gapToNextMs = next?.msg === MSG.retry ? next.time - e.time : undefined;
       // 1 ms of slack for the log's millisecond timestamps.

@@ -204,7 +204,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         },
         acl: [{ jid: operator.jid, role: 'operator' }],
         dataDir: c.agentDir,
-        reconnect: { backoffBaseMs: 500, backoffMaxMs: 10_000, ...options.agentConfig?.reconnect },
+        // A short spread: stacks restart Prosody in tests and demos and want the meters back soon.
+        reconnect: {
+          backoffBaseMs: 500,
+          backoffMaxMs: 10_000,
+          spreadMs: 2_000,
+          ...options.agentConfig?.reconnect,
+        },
         meter: {
           driver: 'simulated',
           eventRatePerHour: 2,

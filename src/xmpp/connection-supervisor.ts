@@ -61,25 +61,44 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
   let connected = false;
   let reconnects = 0;
   let retryTimer: NodeJS.Timeout | undefined;
+  /** We dropped the link ourselves (keep-alive, failed set-up): no spread for its first retry. */
+  let droppedByUs = false;
   let attemptTimer: NodeJS.Timeout | undefined;
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
 
   const tearDown = () => {
+    droppedByUs = true;
     if (entity.status !== 'disconnect' && entity.status !== 'offline') {
       entity.disconnect().catch(() => {});
     }
   };
 
+  /**
+   * The current attempt. An attempt given up (timed out) can still fail later, e.g. its TCP
+   * connect times out after the next attempt is under way; its failure must not tear down the
+   * next attempt's connection or clear its timer (seen in the reconnect storm of issue 6: two
+   * attempts interleaved on one client until the server saw garbage).
+   */
+  let currentAttempt = 0;
+
   const attempt = (first: boolean) => {
+    const thisAttempt = ++currentAttempt;
+    droppedByUs = false;
     clearTimeout(attemptTimer);
     attemptTimer = setTimeout(() => {
       attemptTimer = undefined;
+      currentAttempt += 1; // given up: whatever it does from now on is not ours to act on
+
       logger.warn({ status: entity.status, attemptTimeoutMs }, 'connection attempt timed out');
       tearDown();
       scheduleRetry('attempt timed out');
     }, attemptTimeoutMs);
     const started = first ? entity.start() : entity.reconnect.reconnect();
     started.catch((error: Error) => {
+      if (thisAttempt !== currentAttempt) {
+        logger.debug(describeError(error), 'an attempt already given up failed');
+        return;
+      }
       if (isFatal(error)) return failFatally(error);
       logger.warn(describeError(error), 'connection attempt failed');
       clearTimeout(attemptTimer);
@@ -90,10 +109,14 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
     });
   };
 
-  const scheduleRetry = (why: string) => {
+  /** `spread`: the server ended a session that held (backoff.ts, RFC 6120 §3.3). */
+  const scheduleRetry = (why: string, spread = false) => {
     if (stopping || fatal || retryTimer) return;
-    const delayMs = backoff.next();
-    logger.info({ delayMs, attempt: backoff.attempts, why }, 'reconnecting after backoff');
+    const delayMs = backoff.next(spread);
+    logger.info(
+      { delayMs, attempt: backoff.attempts, why, ...(spread && { spread }) },
+      'reconnecting after backoff',
+    );
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       if (stopping) return;
@@ -147,7 +170,7 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
     const wasConnected = connected;
     connected = false;
     if (wasConnected) hooks.onDisconnected?.();
-    scheduleRetry('disconnected');
+    scheduleRetry('disconnected', wasConnected && !droppedByUs);
   });
 
   return {

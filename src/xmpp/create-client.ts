@@ -1,6 +1,7 @@
 import { type Client, client } from '@xmpp/client';
 import type { Logger } from '../log.js';
 import { installFastScram } from './workarounds/fast-scram.js';
+import { dropStaleNonzaListeners } from './workarounds/stale-nonza-listeners.js';
 import { installStopCrashGuard } from './workarounds/stop-crash-guard.js';
 import { installWriteAfterEndGuard } from './workarounds/write-after-end-guard.js';
 
@@ -47,6 +48,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   });
   // We reconnect ourselves with jittered exponential backoff (src/xmpp/backoff.ts).
   xmpp.reconnect.stop();
+  dropStaleNonzaListeners(xmpp as unknown as Parameters<typeof dropStaleNonzaListeners>[0]);
   if (options.keepAlive) {
     const sm = xmpp.streamManagement as unknown as { requestAckInterval: number; timeout: number };
     sm.requestAckInterval = options.keepAlive.intervalMs;

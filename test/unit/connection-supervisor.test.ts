@@ -12,7 +12,9 @@ class FakeEntity extends EventEmitter {
   status = 'offline';
   attempts = 0;
   disconnects = 0;
-  next: 'online' | 'hang' | 'refused' | 'fatal' = 'online';
+  next: 'online' | 'hang' | 'refused' | 'fatal' | 'late-failure' = 'online';
+  /** Rejects the promise of a 'late-failure' attempt. */
+  failLate: (error: Error) => void = () => {};
   reconnect = { reconnect: () => this.connect() };
   start() {
     return this.connect();
@@ -43,15 +45,24 @@ class FakeEntity extends EventEmitter {
         );
       case 'fatal':
         return Promise.reject(Object.assign(new Error('not-authorized'), { name: 'SASLError' }));
+      case 'late-failure':
+        this.status = 'connecting';
+        return new Promise((_, reject) => {
+          this.failLate = reject;
+        });
     }
   }
 }
 
-function supervise(entity: FakeEntity, onReady: () => Promise<void> | void = () => {}) {
+function supervise(
+  entity: FakeEntity,
+  onReady: () => Promise<void> | void = () => {},
+  spreadMs = 0,
+) {
   const fatal = vi.fn();
   const supervisor = superviseConnection({
     entity: entity as unknown as SupervisedEntity,
-    backoff: createBackoff({ baseMs: 100, maxMs: 1000, random: () => 0.5 }),
+    backoff: createBackoff({ baseMs: 100, maxMs: 1000, spreadMs, random: () => 0.5 }),
     logger: silentLogger(),
     isFatal: (e) => (e as Error).name === 'SASLError',
     attemptTimeoutMs: 5_000,
@@ -122,5 +133,51 @@ describe('connection supervisor', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(fatal).toHaveBeenCalledOnce();
     expect(entity.attempts).toBe(1);
+  });
+
+  it('spreads the first retry when the server ends a session that held, not when we drop it', async () => {
+    vi.useFakeTimers();
+    const entity = new FakeEntity();
+    const { supervisor } = supervise(entity, () => {}, 10_000);
+    supervisor.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(supervisor.connected).toBe(true);
+
+    // The server closes the stream (e.g. it restarts): the retry waits 0.5 × 10 s, not 75 ms.
+    entity.status = 'disconnect';
+    entity.emit('disconnect');
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(entity.attempts).toBe(1);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(entity.attempts).toBe(2);
+    expect(supervisor.connected).toBe(true);
+
+    // Our own keep-alive drops the link: the plain backoff (75 ms with random 0.5).
+    supervisor.forceReconnect('keep-alive ping unanswered');
+    await vi.advanceTimersByTimeAsync(76);
+    expect(entity.attempts).toBe(3);
+    await supervisor.stop();
+  });
+
+  it('ignores the late failure of an attempt it already gave up', async () => {
+    vi.useFakeTimers();
+    const entity = new FakeEntity();
+    entity.next = 'late-failure';
+    const { supervisor } = supervise(entity);
+    supervisor.start();
+    // Attempt 1 hangs in connect until its 5 s timer gives it up; attempt 2 comes online.
+    entity.next = 'online';
+    await vi.advanceTimersByTimeAsync(5_000 + 100);
+    expect(entity.attempts).toBe(2);
+    expect(supervisor.connected).toBe(true);
+    const disconnects = entity.disconnects;
+
+    // Now attempt 1's TCP connect times out: that must not touch attempt 2's session.
+    entity.failLate(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' }));
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(entity.disconnects).toBe(disconnects);
+    expect(entity.attempts).toBe(2);
+    expect(supervisor.connected).toBe(true);
+    await supervisor.stop();
   });
 });

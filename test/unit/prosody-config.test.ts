@@ -73,7 +73,7 @@ describe('renderProsodyConfig', () => {
   });
 
   it('writes the liveness settings', () => {
-    expect(lines).toContain('network_settings = { read_timeout = 7 }');
+    expect(lines).toContain('network_settings = { read_timeout = 7, tcp_backlog = 1024 }');
     expect(lines).toContain('smacks_hibernation_time = 3');
   });
 
@@ -111,7 +111,7 @@ describe('the shipped production config', () => {
     expect(lines).toContain('component_interface = "127.0.0.1"');
     expect(lines).toContain('certificates = "/etc/prosody/certs"');
     expect(lines).toContain(
-      `network_settings = { read_timeout = ${SHIPPED_LIVENESS.readTimeoutS} }`,
+      `network_settings = { read_timeout = ${SHIPPED_LIVENESS.readTimeoutS}, tcp_backlog = 1024 }`,
     );
     expect(lines).toContain(`smacks_hibernation_time = ${SHIPPED_LIVENESS.hibernationS}`);
     expect(SHIPPED_LIVENESS).toEqual({ readTimeoutS: 15, hibernationS: 10 });

@@ -24,7 +24,12 @@ export async function startTestStack(
     agentConfig: {
       ...options.agentConfig,
       meter: { eventRatePerHour: 0, ...options.agentConfig?.meter },
-      reconnect: { backoffBaseMs: 200, backoffMaxMs: 2_000, ...options.agentConfig?.reconnect },
+      reconnect: {
+        backoffBaseMs: 200,
+        backoffMaxMs: 2_000,
+        spreadMs: 1_000,
+        ...options.agentConfig?.reconnect,
+      },
     },
   });
   const stop = stack.stop.bind(stack);
