@@ -130,7 +130,7 @@ export async function runReconnectStorm(ctx: BenchContext): Promise<ScenarioResu
     },
     notes: [
       `at the end ${activity.metersOnlineAtEnd} meters had a session up and ${activity.metersStopped} had stopped for good (fleet logs); the service lost its component link ${service.componentLost} times (${service.keepAliveDrops} by its own keep-alive) and ran ${service.recoveries.length} recovery sweeps`,
-      `Prosody stopped (SIGTERM) and started again in ${prosodyBackAfterS.toFixed(1)} s; ${activity.failedAttempts} failed attempts, ${activity.metersRetried} meters retried; backoff ${AGENT_BACKOFF.baseMs}–${AGENT_BACKOFF.maxMs} ms, equal jitter`,
+      `Prosody stopped (SIGTERM) and started again in ${prosodyBackAfterS.toFixed(1)} s; ${activity.failedAttempts} failed attempts, ${activity.metersRetried} meters retried; backoff ${AGENT_BACKOFF.baseMs}–${AGENT_BACKOFF.maxMs} ms, equal jitter, first retry spread over 0–${AGENT_BACKOFF.spreadMs} ms`,
     ],
   };
 }
