@@ -73,8 +73,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     },
   });
   const initial = deriveState(meter.condition(), modeController.modes);
+  const seqStore = openSeqStore(config.dataDir);
   const tracker = createPresenceTracker({
-    seqStore: openSeqStore(config.dataDir),
+    seqStore,
     kind: config.kind,
     now: () => new Date(),
     initial,
@@ -93,7 +94,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     },
     logger: log('xmpp'),
   });
-  const announcer = createPresenceAnnouncer({ xmpp, logger: log('presence') });
+  const announcer = createPresenceAnnouncer({
+    xmpp,
+    logger: log('presence'),
+    durable: (seq) => seqStore.durable(seq),
+  });
 
   // PROTOCOL §1: announce the moment the cause happens, not at the next tick.
   const reevaluate = () => {
@@ -154,7 +159,17 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     ownJid: `${config.meterId}@${config.domain}`,
     serviceJid,
   });
-  answerStatusQueries({ xmpp, acl, logger: log('status'), currentStatus: () => tracker.status });
+  answerStatusQueries({
+    xmpp,
+    acl,
+    logger: log('status'),
+    // PROTOCOL §1: a seq leaves the meter only once it is on disk (seq-store.ts).
+    currentStatus: async () => {
+      const status = tracker.status;
+      await seqStore.durable(status.seq);
+      return status;
+    },
+  });
   answerDiscoInfo({ xmpp, meterId: config.meterId, kind: config.kind, acl, commands });
 
   let resolveFirstOnline: () => void = () => {};

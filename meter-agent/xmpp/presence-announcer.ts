@@ -19,8 +19,14 @@ export interface PresenceAnnouncer {
   readonly lastSentSeq: number;
 }
 
-export function createPresenceAnnouncer(deps: { xmpp: Client; logger: Logger }): PresenceAnnouncer {
+export function createPresenceAnnouncer(deps: {
+  xmpp: Client;
+  logger: Logger;
+  /** Resolves once `seq` is on disk (seq-store.ts): no presence carries a seq before that. */
+  durable?: (seq: number) => Promise<void>;
+}): PresenceAnnouncer {
   const { xmpp, logger } = deps;
+  const durable = deps.durable ?? (() => Promise.resolve());
   let ready = false;
   let lastSentSeq = 0;
   return {
@@ -30,6 +36,7 @@ export function createPresenceAnnouncer(deps: { xmpp: Client; logger: Logger }):
     async announce(status) {
       if (!ready) return;
       try {
+        await durable(status.seq);
         await xmpp.send(buildMeterPresence(status));
         lastSentSeq = status.seq;
         logger.debug({ seq: status.seq, state: status.state }, 'presence sent');
@@ -41,6 +48,7 @@ export function createPresenceAnnouncer(deps: { xmpp: Client; logger: Logger }):
     async heartbeat(status, to) {
       if (!ready || status.state === 'decoupled') return;
       try {
+        await durable(status.seq);
         await xmpp.send(buildMeterPresence(status, to));
       } catch (error) {
         logger.debug({ err: (error as Error).message }, 'heartbeat not sent');

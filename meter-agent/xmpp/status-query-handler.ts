@@ -14,15 +14,16 @@ export function answerStatusQueries(deps: {
   xmpp: Client;
   acl: Acl;
   logger: Logger;
-  currentStatus: () => MeterStatus;
+  /** The status to answer with; a promise when its seq must reach the disk first. */
+  currentStatus: () => MeterStatus | Promise<MeterStatus>;
 }) {
   const { xmpp, acl, logger, currentStatus } = deps;
-  xmpp.iqCallee.get(NS_METER, 'status', (ctx: { stanza: Element }) => {
+  xmpp.iqCallee.get(NS_METER, 'status', async (ctx: { stanza: Element }) => {
     const from = String(ctx.stanza.attrs.from ?? '');
     if (!acl.allows(from, 'viewer')) {
       logger.warn({ from }, 'status query refused: not in the ACL');
       return forbidden('status needs the viewer role');
     }
-    return buildStatusAnswer(currentStatus());
+    return buildStatusAnswer(await currentStatus());
   });
 }
