@@ -4,8 +4,10 @@ import { exitWhenFlushed, reportCliError, usageError } from '../src/cli/report-e
 import { runUntilSignal } from '../src/cli/run-until-signal.js';
 import { EXIT } from '../src/errors.js';
 import { createRootLogger } from '../src/log.js';
+import { isLogLevel, LOG_LEVELS, type LogLevelState } from '../src/log-level.js';
 import { loadAgentConfig } from './config.js';
 import { controlRequest } from './control/control-client.js';
+import { parseTimeoutMs, runDoctor } from './doctor/doctor.js';
 import { findFleetConfigs, startFleet } from './fleet.js';
 import { startAgent } from './main.js';
 import { SIMULATION_INJECTIONS } from './meter/injections.js';
@@ -23,6 +25,11 @@ Commands:
   simulate <name>      drive the simulated meter of a running agent; names:
                        ${SIMULATION_INJECTIONS.join(', ')}
   maintenance on|off   switch maintenance mode (unavailable/maintenance) on a running agent
+  doctor               check this meter's setup step by step (config, clock, DNS, TCP, TLS,
+                       login, the service's subscription, meter link, disk); prints
+                       OK/WARN/FAIL/SKIP per check and what to do; see docs/doctor.md
+  log-level LEVEL      set a running agent's log level (fatal, error, warn, info, debug,
+                       trace) for --minutes (default 60, 0 = until it restarts)
   fleet                run many meters in this one process: every <dir>/*/config.json
                        below --config-dir (simulators, load tests)
 
@@ -35,7 +42,9 @@ Options:
       --start-concurrency N
                        fleet: logins started at once by this process (default 50 ÷ N
                        shards, at least 5)
-      --json           status: print JSON
+      --json           status, doctor: print JSON
+      --timeout-ms N   doctor: time limit of each check (default 5000)
+      --minutes N      log-level: back to the configured level after N minutes
   -h, --help           this help
   -v, --version        the version
 
@@ -43,7 +52,7 @@ Exit codes: 0 ok, 1 failure, 2 bad config or usage, 3 login refused, 4 agent not
 `;
 
 /** The commands that act on one agent, named by its config. */
-const CONFIG_COMMANDS = ['run', 'status', 'simulate', 'maintenance'];
+const CONFIG_COMMANDS = ['run', 'status', 'simulate', 'maintenance', 'log-level', 'doctor'];
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -78,6 +87,12 @@ async function main(argv: string[]): Promise<number> {
     return usageError(PROGRAM, `unknown command '${command}'`);
   }
   const configFile = values.config ?? process.env.GP_AGENT_CONFIG;
+  // Before loading the config: a config that does not load is doctor's first finding.
+  if (command === 'doctor') {
+    const timeoutMs = parseTimeoutMs(values['timeout-ms']);
+    if (timeoutMs === undefined) return usageError(PROGRAM, '--timeout-ms must be 100 to 600000');
+    return runDoctor({ configFile, json: values.json === true, timeoutMs });
+  }
   const config = loadAgentConfig(configFile);
 
   switch (command) {
@@ -109,6 +124,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return EXIT.OK;
     }
+    case 'log-level':
+      return logLevel(config.dataDir, rest, values.minutes);
     default:
       return usageError(PROGRAM, `unknown command '${command}'`);
   }
@@ -124,6 +141,8 @@ function parse(argv: string[]) {
       shard: { type: 'string' },
       'start-concurrency': { type: 'string' },
       json: { type: 'boolean' },
+      'timeout-ms': { type: 'string' },
+      minutes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -131,8 +150,32 @@ function parse(argv: string[]) {
 }
 
 async function run(config: ReturnType<typeof loadAgentConfig>): Promise<number> {
-  const logger = createRootLogger({ name: PROGRAM, level: config.log.level });
+  const logger = createRootLogger({
+    name: PROGRAM,
+    level: config.log.level,
+    format: config.log.format,
+  });
   return runUntilSignal(PROGRAM, logger, await startAgent(config, logger));
+}
+
+/** `log-level LEVEL [--minutes N]`: through the control socket (docs/protocol.md extension). */
+async function logLevel(dataDir: string, rest: string[], minutesText?: string): Promise<number> {
+  const [level] = rest;
+  if (!level || rest.length > 1 || !isLogLevel(level)) {
+    return usageError(PROGRAM, `log-level takes one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const minutes = minutesText === undefined ? undefined : Number(minutesText);
+  if (minutes !== undefined && !(/^\d{1,5}$/.test(minutesText ?? '') && minutes <= 10_080)) {
+    return usageError(PROGRAM, '--minutes must be a whole number from 0 to 10080');
+  }
+  const state = (await controlRequest(dataDir, {
+    op: 'log-level',
+    level,
+    ...(minutes === undefined ? {} : { minutes }),
+  })) as LogLevelState;
+  const until = state.revertsAt ? ` until ${state.revertsAt}, then ${state.configured}` : '';
+  process.stdout.write(`log level ${state.level}${until}\n`);
+  return EXIT.OK;
 }
 
 function parseShard(text: string): { index: number; count: number } | undefined {

@@ -19,6 +19,23 @@ import { TOKEN_PATTERN } from '../src/protocol/meter-status.js';
 // PROTOCOL §2 roles are the contract's (src/protocol/commands.ts); re-exported for agent code.
 export { ROLES, type Role } from '../src/protocol/commands.js';
 
+/** The Modbus TCP link to a SunSpec meter (docs/modbus.md); read when meter.driver is modbus. */
+const modbusMeterSchema = z
+  .object({
+    host: z.string().min(1, 'the Modbus host must not be empty'),
+    port: z.number().int().min(1).max(65535).default(502),
+    /** The Modbus unit identifier (slave id) of the meter behind the address. */
+    unitId: z.number().int().min(0).max(255).default(1),
+    /** Where the "SunS" marker is; left out, 40000, 0 and 50000 are tried. */
+    baseAddress: z.number().int().min(0).max(65533).optional(),
+    pollIntervalMs: z.number().int().min(100).max(3_600_000).default(1_000),
+    /** Bound on the connect and on each request. */
+    timeoutMs: z.number().int().min(50).max(60_000).default(1_000),
+    /** Cap of the reconnect backoff after a lost link (its base is pollIntervalMs). */
+    backoffMaxMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     meterId: meterIdSchema,
@@ -67,7 +84,8 @@ export const agentConfigSchema = z
       .default({ backoffBaseMs: 1_000, backoffMaxMs: 60_000, spreadMs: 60_000 }),
     meter: z
       .object({
-        driver: z.enum(['simulated']).default('simulated'),
+        /** `modbus`: a SunSpec meter over Modbus TCP (docs/modbus.md), set up in `modbus`. */
+        driver: z.enum(['simulated', 'modbus']).default('simulated'),
         /** Seed of the simulated meter's random source: the same seed replays the same run. */
         seed: z.number().int().default(1),
         /** Average random power-quality events per hour (0: none). */
@@ -80,8 +98,25 @@ export const agentConfigSchema = z
         utcOffsetMinutes: z.number().int().min(-1440).max(1440).default(0),
         /** Rooftop PV peak, kW; 0 means none; left out, drawn from the seed (1–3.5 kW). */
         pvPeakKw: z.number().min(0).max(1000).optional(),
+        modbus: modbusMeterSchema.optional(),
       })
       .strict()
+      .superRefine((meter, ctx) => {
+        if (meter.driver === 'modbus' && meter.modbus === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['modbus'],
+            message: `required when meter.driver is 'modbus', e.g. { "host": "192.0.2.10" }`,
+          });
+        }
+        if (meter.driver !== 'modbus' && meter.modbus !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['driver'],
+            message: `meter.modbus is set, so meter.driver must be 'modbus' (it is '${meter.driver}')`,
+          });
+        }
+      })
       .default({
         driver: 'simulated',
         seed: 1,
@@ -163,6 +198,7 @@ export const AGENT_ENV_KEYS: Record<string, string> = {
   GP_XMPP_CA_FILE: 'xmpp.caFile',
   GP_DATA_DIR: 'dataDir',
   LOG_LEVEL: 'log.level',
+  LOG_FORMAT: 'log.format',
 };
 
 export function loadAgentConfig(file: string | undefined, env = process.env): AgentConfig {

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { ERROR_CODES, EXIT, GridpresenceError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { createLogLevelControl, isLogLevel } from '../src/log-level.js';
 import { AGENT_RESOURCE } from '../src/protocol/meter-id.js';
 import { isClientAuthFailure } from '../src/xmpp/auth-errors.js';
 import { createBackoff } from '../src/xmpp/backoff.js';
@@ -11,9 +12,8 @@ import { installCommands } from './commands/install-commands.js';
 import { type AgentConfig, serviceJidOf } from './config.js';
 import type { ControlRequest } from './control/control-protocol.js';
 import { refuseSecondAgent, startControlServer } from './control/control-server.js';
-import { startEmailChannel } from './email/email-channel.js';
+import { createMeter } from './meter/create-meter.js';
 import { isSimulationInjection, SIMULATION_INJECTIONS } from './meter/injections.js';
-import { createSimulatedMeter } from './meter/simulated-meter.js';
 import { deriveState } from './presence/derive-state.js';
 import { createModeController } from './presence/mode-controller.js';
 import { createPresenceTracker, toRfc3339 } from './presence/presence-tracker.js';
@@ -51,18 +51,17 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   await refuseSecondAgent(config.dataDir);
   const startedAt = Date.now();
   const log = (module: string) => logger.child({ module });
+  // The level this agent's logger has now (a fleet's LOG_LEVEL, or log.level): what a temporary
+  // `log-level` change returns to.
+  const logLevel = createLogLevelControl({
+    logger,
+    configured: isLogLevel(logger.level) ? logger.level : config.log.level,
+  });
   const serviceJid = serviceJidOf(config);
   const acl = createAcl(config.acl, serviceJid);
 
-  const meter = createSimulatedMeter({
-    meterId: config.meterId,
-    kind: config.kind,
-    seed: config.meter.seed,
-    eventRatePerHour: config.meter.eventRatePerHour,
-    nominalVoltageV: config.meter.nominalVoltageV,
-    utcOffsetMinutes: config.meter.utcOffsetMinutes,
-    ...(config.meter.pvPeakKw !== undefined ? { pvPeakKw: config.meter.pvPeakKw } : {}),
-  });
+  // meter.driver: the simulated meter or a SunSpec meter over Modbus (docs/modbus.md).
+  const meter = createMeter(config, { logger: log('meter') });
   const modeController = createModeController({
     dataDir: config.dataDir,
     now: () => new Date(),
@@ -156,6 +155,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     logger: log('commands'),
     now: () => new Date(),
     currentStatus: () => tracker.status,
+    logLevel,
     ownJid: `${config.meterId}@${config.domain}`,
     serviceJid,
   });
@@ -233,8 +233,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   });
 
   // The optional e-mail channel (docs/liveness.md): polls by e-mail answered with the status.
+  // Loaded only when configured: its mail libraries (mailparser, smtp-server, nodemailer) add
+  // about 30 MB of RSS that an agent without e-mail should not carry (BENCHMARKS.md).
   const emailChannel = config.email
-    ? await startEmailChannel({
+    ? await (await import('./email/email-channel.js')).startEmailChannel({
         settings: config.email,
         meterId: config.meterId,
         currentStatus: () => tracker.status,
@@ -265,6 +267,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
           reportingIntervalS: telemetry.reporting.intervalS,
           // STYLE §9: the outbox is bounded and measured; a technician sees what waits.
           outbox: { ...telemetry.outbox },
+          logLevel: logLevel.state(),
+          memory: process.memoryUsage(),
         };
       case 'inject': {
         if (!isSimulationInjection(request.name)) {
@@ -281,6 +285,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         modeController.setMaintenance(request.enable ? (request.note ?? '') : null);
         return { status: tracker.status, atMs };
       }
+      case 'log-level':
+        return logLevel.set(request.level, request.minutes ?? 60, 'control socket');
       case 'activity': {
         const atMs = preciseNow();
         modeController.setActivity(
@@ -297,6 +303,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       // First silence every source of change, so nothing is announced after the goodbye.
       clearInterval(heartbeat);
       commands.stop();
+      logLevel.stop();
       modeController.stop();
       meter.stop();
       await control.close();

@@ -68,8 +68,23 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command !== 'run') return usageError(PROGRAM, `unknown command '${command}'`);
   const config = loadServiceConfig(values.config ?? process.env.GP_SERVICE_CONFIG);
-  const logger = createRootLogger({ name: PROGRAM, level: config.log.level });
-  return runUntilSignal(PROGRAM, logger, await startService(config, logger));
+  const logger = createRootLogger({
+    name: PROGRAM,
+    level: config.log.level,
+    format: config.log.format,
+  });
+  // docs/configuration.md: `kill -USR2 <pid>` switches between debug and the configured level
+  // (children follow the root's level, src/log-level.ts).
+  const toggleDebug = () => {
+    logger.level = logger.level === config.log.level ? 'debug' : config.log.level;
+    logger.warn({ logLevel: logger.level, by: 'SIGUSR2' }, 'log level changed');
+  };
+  process.on('SIGUSR2', toggleDebug);
+  try {
+    return await runUntilSignal(PROGRAM, logger, await startService(config, logger));
+  } finally {
+    process.off('SIGUSR2', toggleDebug);
+  }
 }
 
 /** A sub-command's arguments; the config comes from --config before or after it. */

@@ -389,6 +389,7 @@ export const SERVICE_ENV_KEYS: Record<string, string> = {
   GP_PROVISIONING: 'provisioning.kind',
   GP_PROSODY_CONFIG: 'provisioning.prosodyConfig',
   LOG_LEVEL: 'log.level',
+  LOG_FORMAT: 'log.format',
 };
 
 export function loadServiceConfig(file: string | undefined, env = process.env): ServiceConfig {

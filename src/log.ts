@@ -1,4 +1,5 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
+import { prettyStream } from './log-pretty.js';
 
 export type { Logger } from 'pino';
 
@@ -18,9 +19,15 @@ const REDACT = [
   'req.headers.cookie',
 ];
 
+/** `json` for journald and programs (the default); `pretty` for a person at a terminal. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export interface LogOptions {
   name: string;
   level?: string;
+  /** Defaults to LOG_FORMAT, then `json`. */
+  format?: LogFormat;
   /** Where to write; defaults to stdout (journald in the field). */
   destination?: NodeJS.WritableStream;
 }
@@ -33,6 +40,14 @@ export function createRootLogger(options: LogOptions): Logger {
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
+  const format = options.format ?? (process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json');
+  if (format === 'pretty') {
+    // Synchronous, in this thread (src/log-pretty.ts); colours only for a terminal.
+    const target = options.destination ?? process.stdout;
+    const isTty = (target as { isTTY?: boolean }).isTTY === true;
+    const colour = isTty && process.env.NO_COLOR === undefined;
+    return pino(config, prettyStream(target, { colour }) as pino.DestinationStream);
+  }
   return options.destination
     ? pino(config, options.destination as pino.DestinationStream)
     : pino(config);

@@ -1,5 +1,6 @@
 import type { Client } from '@xmpp/client';
 import type { Logger } from '../../src/log.js';
+import type { LogLevelControl } from '../../src/log-level.js';
 import type { MeterStatus } from '../../src/protocol/meter-status.js';
 import type { MeterModel } from '../meter/model.js';
 import type { ModeController } from '../presence/mode-controller.js';
@@ -39,6 +40,8 @@ export function installCommands(deps: {
   now: () => Date;
   /** The meter's current presence status (chat `status`). */
   currentStatus: () => MeterStatus;
+  /** The agent's log level (the `log-level` extension, docs/protocol.md). */
+  logLevel: LogLevelControl;
   /** The meter's bare JID and the presence service's (chat loop guards). */
   ownJid: string;
   serviceJid: string;
@@ -54,6 +57,7 @@ export function installCommands(deps: {
     reporting,
     recentEvents,
     currentStatus: deps.currentStatus,
+    logLevel: deps.logLevel,
   });
 
   const dispatcher = createDispatcher({

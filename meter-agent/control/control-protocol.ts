@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_LEVELS } from '../../src/log-level.js';
 
 // The agent's local control socket: one JSON request per line, one JSON answer per line. It is
 // how `meter-agent status` reads the running agent, and how tests and technicians drive the
@@ -13,6 +14,12 @@ export const controlRequestSchema = z.discriminatedUnion('op', [
     op: z.literal('maintenance'),
     enable: z.boolean(),
     note: z.string().max(200).optional(),
+  }),
+  z.object({
+    op: z.literal('log-level'),
+    level: z.enum(LOG_LEVELS),
+    /** Back to the configured level after this long; 0 keeps it (default 60, as the command). */
+    minutes: z.number().int().min(0).max(10_080).optional(),
   }),
   z.object({
     op: z.literal('activity'),

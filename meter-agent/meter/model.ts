@@ -1,6 +1,7 @@
 // The meter as the agent sees it: readings, a condition to derive presence from, events, and
-// the one control the agent may operate. Drivers (simulated now, Modbus/DLMS later) implement
-// MeterModel; nothing here knows about XMPP. Presence mapping: PROTOCOL §1; data: PROTOCOL §6.
+// the one control the agent may operate. Drivers (simulated, SunSpec over Modbus in modbus/;
+// DLMS later) implement MeterModel; nothing here knows about XMPP. Presence mapping: PROTOCOL
+// §1; data: PROTOCOL §6.
 
 export type Phase = 'L1' | 'L2' | 'L3';
 

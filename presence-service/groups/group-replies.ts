@@ -2,6 +2,7 @@ import { CHAT_SYNTAX } from '../../src/protocol/chat-commands.js';
 import {
   COMMAND_ROLES,
   type CommandName,
+  isExtensionCommandName,
   type Role,
   roleAtLeast,
 } from '../../src/protocol/commands.js';
@@ -47,7 +48,10 @@ const GROUP_SYNTAX: Partial<Record<CommandName, string>> = {
 
 /** `help` on a group: the lines this role may send, each run on every member. */
 export function groupHelp(group: string, role: Role): string {
-  const names = Object.keys(COMMAND_ROLES) as CommandName[];
+  // The agent's own extensions (docs/protocol.md) are not fanned out to groups.
+  const names = (Object.keys(COMMAND_ROLES) as CommandName[]).filter(
+    (name) => !isExtensionCommandName(name),
+  );
   const lines = names
     .filter((name) => roleAtLeast(role, COMMAND_ROLES[name]))
     .map((name) => GROUP_SYNTAX[name] ?? CHAT_SYNTAX[name]);

@@ -3,7 +3,11 @@ import xml, { type Element } from '@xmpp/xml';
 import { ERROR_CODES, GridpresenceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { parseChatLine } from '../../src/protocol/chat-commands.js';
-import { isAdhocCommandName, type Role } from '../../src/protocol/commands.js';
+import {
+  isAdhocCommandName,
+  isExtensionCommandName,
+  type Role,
+} from '../../src/protocol/commands.js';
 import { bareJid, isMeterId, splitJid } from '../../src/protocol/meter-id.js';
 import { NS_DELAY } from '../../src/protocol/namespaces.js';
 import { type GroupCommands, mayRun } from '../groups/group-commands.js';
@@ -72,7 +76,8 @@ export function answerGroupChat(deps: {
       );
     }
     const line = parseChatLine(body);
-    if (line.kind === 'unknown') return say(GROUP_CHAT_HINT);
+    // The agent's own extensions (docs/protocol.md, `log`) are not group commands.
+    if (line.kind === 'unknown' || isExtensionCommandName(line.name)) return say(GROUP_CHAT_HINT);
     const refusal = mayRun(role, line.name);
     if (refusal) {
       logger.warn({ from, group, command: line.name }, `group command refused: ${refusal.message}`);

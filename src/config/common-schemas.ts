@@ -17,9 +17,13 @@ export const aclEntrySchema = z
 export const aclSchema = z.array(aclEntrySchema).default([]);
 
 export const logSchema = z
-  .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+  .object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    /** `json` for journald and programs; `pretty` for a person at a terminal (src/log-pretty.ts). */
+    format: z.enum(['json', 'pretty']).default('json'),
+  })
   .strict()
-  .default({ level: 'info' });
+  .default({ level: 'info', format: 'json' });
 
 /** An XMPP domain; JIDs compare case-insensitively, so it is kept lower case. */
 export const domainSchema = z

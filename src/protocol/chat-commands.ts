@@ -17,6 +17,8 @@ export const CHAT_SYNTAX: Record<CommandName, string> = {
   'load-limit': 'limit <kW> <minutes> | limit clear — load limit',
   maintenance: 'maintenance on [note] | maintenance off — maintenance mode',
   reporting: 'interval <seconds> — reporting interval (5-86400)',
+  'log-level':
+    'log <level> [minutes] — log level fatal|error|warn|info|debug|trace, back to the configured one after the minutes (default 60, 0 = keep)',
 };
 
 export function parseChatLine(body: string): ChatLine {
@@ -66,6 +68,13 @@ export function parseChatLine(body: string): ChatLine {
       return { kind: 'unknown' };
     case 'interval':
       return rest.length === 1 ? command('reporting', { 'interval-s': rest }) : { kind: 'unknown' };
+    case 'log':
+      // docs/protocol.md extension: `log <level> [minutes]`.
+      if (rest.length < 1 || rest.length > 2) return { kind: 'unknown' };
+      return command('log-level', {
+        level: [lower[0] as string],
+        ...(rest.length === 2 ? { minutes: [rest[1] as string] } : {}),
+      });
     default:
       return { kind: 'unknown' };
   }

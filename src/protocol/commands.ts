@@ -22,7 +22,17 @@ export type AdhocCommandName = (typeof COMMAND_NAMES)[number];
 /** PROTOCOL §5: lines that exist only in chat (a chat client has no disco or status query). */
 export const CHAT_ONLY_COMMAND_NAMES = ['help', 'status'] as const;
 
-export type CommandName = AdhocCommandName | (typeof CHAT_ONLY_COMMAND_NAMES)[number];
+/**
+ * Ad-hoc commands of this implementation beyond PROTOCOL §4 (docs/protocol.md, "Extensions"):
+ * the agent offers them to its own admins; the service does not fan them out to groups.
+ */
+export const EXTENSION_COMMAND_NAMES = ['log-level'] as const;
+export type ExtensionCommandName = (typeof EXTENSION_COMMAND_NAMES)[number];
+
+export type CommandName =
+  | AdhocCommandName
+  | (typeof CHAT_ONLY_COMMAND_NAMES)[number]
+  | ExtensionCommandName;
 
 /** PROTOCOL §2 and §4: the lowest role that may run each command. */
 export const COMMAND_ROLES: Readonly<Record<CommandName, Role>> = {
@@ -34,6 +44,7 @@ export const COMMAND_ROLES: Readonly<Record<CommandName, Role>> = {
   'load-limit': 'operator',
   maintenance: 'operator',
   reporting: 'operator',
+  'log-level': 'admin',
 };
 
 /** What a front door collected: raw strings per field, as a submitted form would carry them. */
@@ -41,6 +52,10 @@ export type RawArgs = Record<string, string[]>;
 
 export function isAdhocCommandName(name: string): name is AdhocCommandName {
   return (COMMAND_NAMES as readonly string[]).includes(name);
+}
+
+export function isExtensionCommandName(name: string): name is ExtensionCommandName {
+  return (EXTENSION_COMMAND_NAMES as readonly string[]).includes(name);
 }
 
 /** PROTOCOL "Names": `urn:gridpresence:cmd:<name>`. */

@@ -95,6 +95,28 @@ describe('command lines', () => {
     expect(f.audit.every((a) => a.via === 'chat' && a.outcome === 'ok')).toBe(true);
   });
 
+  it('sets the log level for admins only (docs/protocol.md extension)', async () => {
+    expect(await answer(JIDS.admin, 'help')).toContain('log <level> [minutes]');
+    expect(await answer(JIDS.operator, 'help')).not.toContain('log <level>');
+    expect(await answer(JIDS.operator, 'log debug')).toBe(
+      'Refused (forbidden): log-level needs the admin role',
+    );
+    expect(await answer(JIDS.admin, 'log verbose')).toBe(
+      "Refused (bad-request): level: 'verbose' is not a level (fatal, error, warn, info, debug, trace)",
+    );
+    expect(await answer(JIDS.admin, 'log debug 15')).toBe(
+      'Log level debug until 2026-11-27T14:15:00.000Z, then info.',
+    );
+    expect(f.logLevel.state().level).toBe('debug');
+    expect(f.audit.map((a) => [a.command, a.outcome, a.condition])).toEqual([
+      ['help', 'ok', undefined],
+      ['help', 'ok', undefined],
+      ['log-level', 'refused', 'forbidden'],
+      ['log-level', 'refused', 'bad-request'],
+      ['log-level', 'ok', undefined],
+    ]);
+  });
+
   it('refuses in one line, naming the field or the role', async () => {
     expect(await answer(JIDS.operator, 'relay open')).toBe(
       'Refused (bad-request): confirm: must be true to open the relay',

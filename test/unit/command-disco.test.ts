@@ -35,6 +35,7 @@ beforeEach(() => {
     logger: silentLogger(),
     now: () => new Date(f.clock.ms),
     currentStatus: () => f.status,
+    logLevel: f.logLevel,
     ownJid: 'mtr-0001@grid.example',
     serviceJid: JIDS.service,
   });

@@ -82,6 +82,9 @@ describe('roles (PROTOCOL §2)', () => {
       'maintenance',
       'reporting',
     ]);
+    // docs/protocol.md extension: only an admin gets `log-level`.
+    expect(names(JIDS.admin, 'adhoc').at(-1)).toBe('log-level');
+    expect(names(JIDS.admin, 'chat')).toContain('log-level');
     expect(names(JIDS.stranger, 'chat')).toEqual([]);
   });
 });

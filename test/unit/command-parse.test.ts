@@ -66,6 +66,7 @@ describe('every form', () => {
       ['load-limit', 'operator'],
       ['maintenance', 'operator'],
       ['reporting', 'operator'],
+      ['log-level', 'admin'],
     ]);
   });
 });
@@ -248,6 +249,51 @@ describe('reporting', () => {
   });
 });
 
+describe('log-level (docs/protocol.md extension)', () => {
+  it('offers the six levels in a list-single and a revert time', () => {
+    const fields = command('log-level').form().fields;
+    expect(fields.map((field) => [field.var, field.type])).toEqual([
+      ['level', 'list-single'],
+      ['minutes', 'text-single'],
+    ]);
+    expect(fields[0]?.options?.map((o) => o.value)).toEqual([
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+    ]);
+    expect(fields[0]?.value).toBe('info');
+  });
+
+  it('needs a known level; minutes 0-10080, default 60', () => {
+    expectBadField('log-level', {}, 'level');
+    expectBadField('log-level', { level: ['verbose'] }, 'level');
+    expectBadField('log-level', { level: ['debug'], minutes: ['-1'] }, 'minutes');
+    expectBadField('log-level', { level: ['debug'], minutes: ['10081'] }, 'minutes');
+    expect(command('log-level').parse({ level: ['DEBUG'] })).toEqual({
+      level: 'debug',
+      minutes: 60,
+    });
+    expect(command('log-level').parse({ level: ['warn'], minutes: ['0'] })).toEqual({
+      level: 'warn',
+      minutes: 0,
+    });
+  });
+
+  it('sets the level until the revert time, or keeps it with 0 minutes', async () => {
+    const run = (raw: RawArgs) => command('log-level').run(command('log-level').parse(raw), ctx());
+    const temporary = await run({ level: ['debug'], minutes: ['30'] });
+    expect(temporary.text).toMatch(/^Log level debug until \S+Z, then info\.$/);
+    expect(f.logLevel.state()).toMatchObject({ level: 'debug', configured: 'info' });
+    expect(temporary.fields.every((field) => field.type && field.label)).toBe(true);
+    const kept = await run({ level: ['trace'], minutes: ['0'] });
+    expect(kept.text).toBe('Log level trace.');
+    expect(f.logLevel.state()).toEqual({ level: 'trace', configured: 'info', revertsAt: null });
+  });
+});
+
 describe('chat lines (PROTOCOL §5)', () => {
   it('read each line into a command and its form values', () => {
     expect(parseChatLine('help')).toEqual({ kind: 'command', name: 'help', raw: {} });
@@ -311,6 +357,16 @@ describe('chat lines (PROTOCOL §5)', () => {
       name: 'reporting',
       raw: { 'interval-s': ['300'] },
     });
+    expect(parseChatLine('log DEBUG')).toEqual({
+      kind: 'command',
+      name: 'log-level',
+      raw: { level: ['debug'] },
+    });
+    expect(parseChatLine('log trace 5')).toEqual({
+      kind: 'command',
+      name: 'log-level',
+      raw: { level: ['trace'], minutes: ['5'] },
+    });
   });
 
   it('leaves everything else unknown', () => {
@@ -326,6 +382,8 @@ describe('chat lines (PROTOCOL §5)', () => {
       'maintenance off now',
       'interval',
       'pq 1 2',
+      'log',
+      'log debug 5 more',
       '',
     ]) {
       expect(parseChatLine(line)).toEqual({ kind: 'unknown' });

@@ -25,6 +25,7 @@ import { fakeXmpp } from './helpers/fake-xmpp.js';
 const COMPONENT = 'presence.grid.example';
 const GROUP_JID = `feeder-1@${COMPONENT}`;
 const ROLES: Record<string, Role> = {
+  'root@grid.example': 'admin',
   'op@grid.example': 'operator',
   'viewer@grid.example': 'viewer',
 };
@@ -161,6 +162,18 @@ describe('group chat door', () => {
     expect(await send(message('open sesame'))).toEqual([
       "Unknown command. Send 'help' for the list.",
     ]);
+  });
+
+  it("does not fan out the agent's own log-level extension, nor list it", async () => {
+    const admin = 'root@grid.example/laptop';
+    for (const from of [admin, OPERATOR]) {
+      expect(await send(message('log debug', { from }))).toEqual([
+        "Unknown command. Send 'help' for the list.",
+      ]);
+    }
+    const [help] = await send(message('help', { from: admin }));
+    expect(help).toContain('relay open confirm');
+    expect(help).not.toContain('log <level>');
   });
 
   it('ignores other message types, empty bodies, meters and the component itself', async () => {

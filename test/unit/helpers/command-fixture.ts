@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { createCommandCatalogue } from '../../../meter-agent/commands/catalogue.js';
 import type { CommandDefinition } from '../../../meter-agent/commands/command.js';
 import { createDispatcher, type Dispatcher } from '../../../meter-agent/commands/dispatcher.js';
@@ -21,6 +22,7 @@ import {
   type RateLimitSettings,
 } from '../../../meter-agent/security/rate-limiter.js';
 import { silentLogger } from '../../../src/log.js';
+import { createLogLevelControl, type LogLevelControl } from '../../../src/log-level.js';
 import type { MeterStatus } from '../../../src/protocol/meter-status.js';
 
 // The command layer without sockets (STYLE §7): a simulated meter on a hand-driven clock, the
@@ -41,6 +43,7 @@ export interface CommandFixture {
   modes: ModeController;
   audit: AuditEntry[];
   reporting: { intervalS: number; setIntervalS(s: number): void };
+  logLevel: LogLevelControl;
   /** Every activity the mode controller showed, in order (null = none). */
   activities: Array<string | null>;
   clock: { ms: number };
@@ -86,12 +89,19 @@ export function commandFixture(
     kind: 'revenue-meter',
   };
   const recentEvents = trackRecentEvents(meter);
+  // A logger at info that writes nowhere: the `log-level` command changes its level.
+  const logLevel = createLogLevelControl({
+    logger: pino({ level: 'info' }, { write: () => {} }),
+    configured: 'info',
+    now,
+  });
   const catalogue = createCommandCatalogue({
     meter,
     modes,
     reporting,
     recentEvents,
     currentStatus: () => status,
+    logLevel,
   });
   const commands = options.commands ? options.commands(catalogue) : catalogue;
   const audit: AuditEntry[] = [];
@@ -123,10 +133,12 @@ export function commandFixture(
     modes,
     audit,
     reporting,
+    logLevel,
     activities,
     clock,
     status,
     cleanup() {
+      logLevel.stop();
       recentEvents.stop();
       modes.stop();
       meter.stop();
