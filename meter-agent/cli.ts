@@ -7,8 +7,6 @@ import { createRootLogger } from '../src/log.js';
 import { isLogLevel, LOG_LEVELS, type LogLevelState } from '../src/log-level.js';
 import { loadAgentConfig } from './config.js';
 import { controlRequest } from './control/control-client.js';
-import { parseTimeoutMs, runDoctor } from './doctor/doctor.js';
-import { findFleetConfigs, startFleet } from './fleet.js';
 import { startAgent } from './main.js';
 import { SIMULATION_INJECTIONS } from './meter/injections.js';
 
@@ -89,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
   const configFile = values.config ?? process.env.GP_AGENT_CONFIG;
   // Before loading the config: a config that does not load is doctor's first finding.
   if (command === 'doctor') {
+    // Loaded only for this command: a running agent should not carry doctor's code (RSS).
+    const { parseTimeoutMs, runDoctor } = await import('./doctor/doctor.js');
     const timeoutMs = parseTimeoutMs(values['timeout-ms']);
     if (timeoutMs === undefined) return usageError(PROGRAM, '--timeout-ms must be 100 to 600000');
     return runDoctor({ configFile, json: values.json === true, timeoutMs });
@@ -191,6 +191,7 @@ async function fleet(
   shard: { index: number; count: number },
   startConcurrency: number,
 ): Promise<number> {
+  const { findFleetConfigs, startFleet } = await import('./fleet.js');
   // Every count-th meter from index-1: shards of equal size whatever the meters' names.
   const configs = findFleetConfigs(configDir).filter((_, i) => i % shard.count === shard.index - 1);
   if (configs.length === 0) {

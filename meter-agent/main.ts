@@ -61,7 +61,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const acl = createAcl(config.acl, serviceJid);
 
   // meter.driver: the simulated meter or a SunSpec meter over Modbus (docs/modbus.md).
-  const meter = createMeter(config, { logger: log('meter') });
+  const meter = await createMeter(config, { logger: log('meter') });
   const modeController = createModeController({
     dataDir: config.dataDir,
     now: () => new Date(),
@@ -316,6 +316,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       announcer.setReady(false);
       await telemetry.stop();
       await supervisor.stop();
+      await seqStore.close();
       auditTrail.close();
       log('agent').info({ code }, 'stopped');
       resolveExit(code);

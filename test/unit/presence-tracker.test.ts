@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPresenceTracker } from '../../meter-agent/presence/presence-tracker.js';
-import { openSeqStore } from '../../meter-agent/presence/seq-store.js';
+import { decodeSlot, encodeSlot, openSeqStore } from '../../meter-agent/presence/seq-store.js';
 
 const fixedNow = () => new Date('2026-11-27T14:00:00.456Z');
 
@@ -28,7 +28,21 @@ describe('presence tracker and seq store (PROTOCOL §1 seq)', () => {
     expect(first.apply('restricted', { code: 'relay-open', text: 'open' })).toBeNull();
     expect(first.apply('restricted', { code: 'tamper-suspected' })?.seq).toBe(3);
     await store.durable(3);
-    expect(JSON.parse(readFileSync(join(dir, 'presence-seq.json'), 'utf8'))).toEqual({ seq: 3 });
+    // Two slots, written in turn: one holds the last durable seq, the other an earlier one (a
+    // burst shares a write, so not every seq is ever on disk).
+    const slotsOnDisk = () => {
+      const bytes = readFileSync(join(dir, 'presence-seq'));
+      return [decodeSlot(bytes.subarray(0, 32)), decodeSlot(bytes.subarray(32))] as number[];
+    };
+    expect(Math.max(...slotsOnDisk())).toBe(3);
+    expect(Math.min(...slotsOnDisk())).toBeLessThan(3);
+    first.apply('available');
+    first.apply('restricted', { code: 'relay-open' });
+    await store.durable(5);
+    // The slot that held 3 was not written until a later seq was whole in the other one.
+    expect(Math.max(...slotsOnDisk())).toBe(5);
+    expect(Math.min(...slotsOnDisk())).toBeGreaterThanOrEqual(3);
+    await store.close();
 
     const afterRestart = createPresenceTracker({
       seqStore: openSeqStore(dir),
@@ -36,22 +50,29 @@ describe('presence tracker and seq store (PROTOCOL §1 seq)', () => {
       now: fixedNow,
       initial: { state: 'available' },
     });
-    expect(afterRestart.status.seq).toBe(4);
+    expect(afterRestart.status.seq).toBe(6);
     // a new session: the same state begins again
-    expect(afterRestart.renew()).toMatchObject({ state: 'available', seq: 5 });
+    expect(afterRestart.renew()).toMatchObject({ state: 'available', seq: 7 });
   });
 
   it('refuses a corrupt seq file instead of silently restarting at 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gp-seq-'));
     writeFileSync(join(dir, 'presence-seq.json'), '{"seq":"many"}');
     expect(() => openSeqStore(dir)).toThrow(/no valid seq/);
+    const other = mkdtempSync(join(tmpdir(), 'gp-seq-'));
+    writeFileSync(join(other, 'presence-seq'), 'x'.repeat(64));
+    expect(() => openSeqStore(other)).toThrow(/presence-seq holds no valid seq/);
   });
 
   it('writes a burst of changes in a few writes, each seq on disk before durable() resolves', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gp-seq-'));
     const store = openSeqStore(dir);
-    const onDisk = () =>
-      (JSON.parse(readFileSync(join(dir, 'presence-seq.json'), 'utf8')) as { seq: number }).seq;
+    const onDisk = () => {
+      const slots = readFileSync(join(dir, 'presence-seq'));
+      return Math.max(
+        ...[slots.subarray(0, 32), slots.subarray(32)].map((s) => decodeSlot(s) ?? 0),
+      );
+    };
     const seen: number[] = [];
     const seqs = Array.from({ length: 100 }, () => store.next());
     expect(seqs[99]).toBe(100);
@@ -68,17 +89,34 @@ describe('presence tracker and seq store (PROTOCOL §1 seq)', () => {
     expect(onDisk()).toBe(100);
     // A seq already on disk resolves at once; a restart goes on after the last one.
     await store.durable(7);
+    await store.close();
     expect(openSeqStore(dir).next()).toBe(101);
   });
 
   it('rejects durable() when the write fails, and writes again for a later seq', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gp-seq-'));
     const store = openSeqStore(dir);
-    // A directory where the temporary file goes: every write fails (also as root).
-    mkdirSync(join(dir, 'presence-seq.json.tmp'));
+    // The file replaced by a directory: every write fails (also as root).
+    rmSync(join(dir, 'presence-seq'));
+    mkdirSync(join(dir, 'presence-seq'));
     const failed = store.next();
     await expect(store.durable(failed)).rejects.toThrow(/could not write the presence seq/);
-    // Nothing on disk, so a restart could not have skipped past it.
-    expect(openSeqStore(dir).current).toBe(0);
+    await store.close();
+  });
+
+  it("takes the whole slot after a torn write, and the seq of an older version's file", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gp-seq-'));
+    // Slot 1 torn in the middle of writing seq 43: slot 0 still holds 42.
+    const torn = Buffer.concat([encodeSlot(42), encodeSlot(43)]);
+    torn.write('seq 4', 32, 'latin1');
+    torn.fill(0, 37, 50);
+    writeFileSync(join(dir, 'presence-seq'), torn);
+    expect(openSeqStore(dir).current).toBe(42);
+    expect(decodeSlot(encodeSlot(9_007_199_254_740_991))).toBe(9_007_199_254_740_991);
+
+    const legacy = mkdtempSync(join(tmpdir(), 'gp-seq-'));
+    writeFileSync(join(legacy, 'presence-seq.json'), '{"seq":17}');
+    expect(openSeqStore(legacy).next()).toBe(18);
+    expect(readFileSync(join(legacy, 'presence-seq')).length).toBe(64);
   });
 });

@@ -71,12 +71,12 @@ describe('meter.driver and meter.modbus', () => {
 });
 
 describe('createMeter', () => {
-  it('builds the driver the config names', () => {
-    const simulated = createMeter(load(undefined), { logger: silentLogger() });
+  it('builds the driver the config names', async () => {
+    const simulated = await createMeter(load(undefined), { logger: silentLogger() });
     expect(simulated.driver).toBe('simulated');
     expect(simulated.supportsRelay).toBe(true);
 
-    const modbus = createMeter(load({ driver: 'modbus', modbus: { host: '127.0.0.1' } }), {
+    const modbus = await createMeter(load({ driver: 'modbus', modbus: { host: '127.0.0.1' } }), {
       logger: silentLogger(),
     });
     expect(modbus.driver).toBe('modbus');
