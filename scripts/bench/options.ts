@@ -114,7 +114,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     latencyRate: positiveInt('--latency-rate', values['latency-rate'], quick ? 200 : 1000),
     latencySeconds: positiveInt('--latency-seconds', values['latency-seconds'], quick ? 5 : 10),
     throughputHoldSeconds: positiveInt('--hold-seconds', values['hold-seconds'], quick ? 10 : 60),
-    throughputStepSeconds: quick ? 2 : 5,
+    throughputStepSeconds: quick ? 2 : 10,
     outDir: values.out ?? 'bench/results',
     keepDir: values['keep-dir'] === true,
     prosodyGc: parseGc(values['prosody-gc']),

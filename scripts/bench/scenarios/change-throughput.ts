@@ -13,11 +13,11 @@ import type { BenchContext } from '../context.js';
 import type { ScenarioResult } from '../report.js';
 
 // Change throughput (issue 6): the highest rate of state changes the system records with none
-// lost, held for 60 s (quick: 10 s). A ramp of short steps finds the rate (each step must lose
-// nothing, be offered on schedule, keep its p99 within 1 s and be recorded at 90 % of the
-// offered rate or more), then the hold runs at the last rate that passed (once more at the step
-// below if it did not keep up). Floor: bare clients → bare component through the same Prosody, as fast
-// as they go with a window of presences in flight (bare-path.ts).
+// lost, held for 60 s (quick: 10 s). A ramp of 10-s steps finds the rate (each step must lose
+// nothing, be offered on schedule and be recorded at 90 % of the offered rate or more), then
+// the hold runs at the last rate that passed (once more at the step below if it did not keep
+// up). Floor: bare clients → bare component through the same Prosody, as fast as they go with
+// a window of presences in flight (bare-path.ts).
 
 export interface ThroughputFloor {
   seconds: number;
@@ -229,15 +229,15 @@ async function offer(
     latencyMs,
     recordedPerS,
     // Kept up: nothing lost, offered on schedule, and recorded at the offered rate (the window
-    // runs from the first change to the last record, so a backlog shows as a lower rate). The
-    // p99 bound only keeps a queue from hiding in a short step: latency is the latency
-    // scenario's figure, and Prosody's GC pauses alone reach 450 ms at 10,000 sessions.
+    // runs from the first change to the last record, so a backlog shows as a lower rate). No
+    // latency bound: latency is the latency scenario's figure, and Prosody's own GC pauses at
+    // 10,000 sessions (up to 0.9 s on the bare path, BENCHMARKS.md) would decide a step
+    // rather than the rate; the 10-s steps let such a pause cost a step a tenth, not a third.
     passed:
       missing.size === 0 &&
       errors === 0 &&
       keys.length === count &&
       pace.worstLagMs < 500 &&
-      latencyMs.p99 <= 1_000 &&
       recordedPerS >= 0.9 * rate,
     ...(measureCpu && {
       cpuPercent: {
