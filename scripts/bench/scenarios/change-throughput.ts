@@ -145,7 +145,6 @@ export async function runChangeThroughput(
     }
     const hold = holds.at(-1) as Step;
     const holdRate = hold.rate;
-    await driver.restore(recorder);
     const sustained = hold.passed ? hold.recordedPerS : 0;
     const ratio = sustained / floor.perS;
     return {
@@ -167,7 +166,8 @@ export async function runChangeThroughput(
       ],
     };
   } finally {
-    recorder.close();
+    // Also after a failure: a meter left in fault would count as not back in later scenarios.
+    await driver.restore(recorder).finally(() => recorder.close());
   }
 }
 
@@ -214,8 +214,9 @@ async function offer(
     return at === undefined ? [] : [{ at, latency: at - k.atMs }];
   });
   const latencyMs = summarize(arrivals.map((a) => a.latency));
-  const first = Math.min(...keys.map((k) => k.atMs));
-  const last = Math.max(...arrivals.map((a) => a.at));
+  // reduce, not Math.min(...): a 60-s hold has more samples than a call's arguments may be.
+  const first = keys.reduce((min, k) => Math.min(min, k.atMs), Number.POSITIVE_INFINITY);
+  const last = arrivals.reduce((max, a) => Math.max(max, a.at), Number.NEGATIVE_INFINITY);
   const recordedPerS = arrivals.length / ((last - first) / 1000);
   const [prosodyCpu, serviceCpu, benchCpu, ...fleetCpu] = cpu.map((m) => m.stop());
   return {

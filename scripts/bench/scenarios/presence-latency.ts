@@ -104,7 +104,6 @@ export async function runPresenceLatency(
       return arrived === undefined ? [] : [arrived - c.atMs];
     });
     const ours = summarize(samples);
-    await driver.restore(recorder);
     const f = floor.latencyMs;
     return {
       name: 'presence-latency',
@@ -158,6 +157,7 @@ export async function runPresenceLatency(
       ],
     };
   } finally {
-    recorder.close();
+    // Also after a failure: a meter left in fault would count as not back in later scenarios.
+    await driver.restore(recorder).finally(() => recorder.close());
   }
 }
