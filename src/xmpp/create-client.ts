@@ -1,3 +1,4 @@
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { type Client, client } from '@xmpp/client';
 import type { Logger } from '../log.js';
 import { installFastScram } from './workarounds/fast-scram.js';
@@ -75,6 +76,10 @@ export async function createClient(options: ClientOptions): Promise<Client> {
  * transport's socket parameters straight to tls.connect(), so adding `ca` and `servername` there
  * gives certificate verification against the private CA and the XMPP domain, for this connection
  * only; rejectUnauthorized stays at its default (true).
+ *
+ * The CA goes in as one SecureContext per CA, shared by every connection that trusts it: given
+ * as `ca`, tls.connect() parses the PEM and builds a context for each connection, which in the
+ * bench profile was a visible part of a fleet process's CPU per login (BENCHMARKS.md).
  */
 function trustForThisConnection(xmpp: Client, options: ClientOptions): void {
   const entity = xmpp as unknown as {
@@ -87,7 +92,19 @@ function trustForThisConnection(xmpp: Client, options: ClientOptions): void {
     return {
       ...params,
       servername: options.domain,
-      ...(options.caPem ? { ca: options.caPem } : {}),
+      ...(options.caPem ? { secureContext: secureContextFor(options.caPem) } : {}),
     };
   };
+}
+
+const secureContexts = new Map<string, SecureContext>();
+
+/** One context per CA PEM: only that CA is trusted (as `ca` would), never the system's. */
+function secureContextFor(caPem: string): SecureContext {
+  let context = secureContexts.get(caPem);
+  if (!context) {
+    context = createSecureContext({ ca: caPem });
+    secureContexts.set(caPem, context);
+  }
+  return context;
 }

@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Element } from '@xmpp/xml';
 import xml from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ensurePki,
   ensureProsodyInstalled,
   type RunningProsody,
   startProsody,
@@ -74,5 +77,41 @@ describe('workaround: first presence only after XEP-0198 <enabled/>', () => {
   it('shows the race without it: xmpp.js is online before it even sends <enable/>', async () => {
     const order = await firstPresenceOrder(false);
     expect(order.indexOf('sent presence')).toBeLessThan(order.indexOf('sent enable'));
+  });
+});
+
+describe('a private CA shared by many clients (one SecureContext per CA)', () => {
+  const connect = async (caPem: string) => {
+    const xmpp = await createClient({
+      service: `xmpps://${prosody.host}:${prosody.directTlsPort}`,
+      domain: prosody.domain,
+      username: 'mtr-sm',
+      password: 'sm-password-1',
+      resource: `ca-${Math.random().toString(16).slice(2)}`,
+      caPem,
+      logger: silentLogger(),
+    });
+    xmpp.on('error', () => {});
+    try {
+      await xmpp.start();
+      return 'online';
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    } finally {
+      await xmpp.stop().catch(() => {});
+    }
+  };
+
+  it('verifies every connection against that CA, and refuses a server another CA signed', async () => {
+    const right = readFileSync(prosody.caFile, 'utf8');
+    expect(await connect(right)).toBe('online');
+    expect(await connect(right)).toBe('online');
+    // A second harness CA, made for this test: the server's certificate does not chain to it.
+    const dir = mkdtempSync(join(tmpdir(), 'gp-other-ca-'));
+    const other = await ensurePki(dir, prosody.domain, silentLogger());
+    const wrong = readFileSync(other.caFile, 'utf8');
+    expect(await connect(wrong)).toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|unable to verify/i);
+    // And the right CA still works after the wrong one was tried.
+    expect(await connect(right)).toBe('online');
   });
 });
