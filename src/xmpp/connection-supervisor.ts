@@ -63,6 +63,14 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
   let retryTimer: NodeJS.Timeout | undefined;
   /** We dropped the link ourselves (keep-alive, failed set-up): no spread for its first retry. */
   let droppedByUs = false;
+  /**
+   * The server ended this connection: it sent a stream error (Prosody's system-shutdown on a
+   * restart), or closed the socket without our closing first. Only then is the first retry
+   * spread (backoff.ts): a link that our own XEP-0198 keep-alive found dead (xmpp.js closes it
+   * itself) is one meter's problem and is retried at once, not up to a minute later.
+   */
+  let serverEnded = false;
+  let closingByUs = false;
   let attemptTimer: NodeJS.Timeout | undefined;
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
 
@@ -84,6 +92,8 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
   const attempt = (first: boolean) => {
     const thisAttempt = ++currentAttempt;
     droppedByUs = false;
+    serverEnded = false;
+    closingByUs = false;
     clearTimeout(attemptTimer);
     attemptTimer = setTimeout(() => {
       attemptTimer = undefined;
@@ -150,6 +160,7 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
   };
 
   entity.on('error', (error: Error) => {
+    if (error.name === 'StreamError') serverEnded = true;
     if (isFatal(error)) return failFatally(error);
     logger.warn(describeError(error), 'xmpp error');
   });
@@ -166,11 +177,17 @@ export function superviseConnection(options: SupervisorOptions): ConnectionSuper
     void ready(true);
   });
 
+  entity.on('status', (status: string) => {
+    // xmpp.js says `disconnecting` when it closes the socket itself; a peer's close skips it.
+    if (status === 'disconnecting') closingByUs = true;
+    if (status === 'disconnect' && !closingByUs) serverEnded = true;
+  });
+
   entity.on('disconnect', () => {
     const wasConnected = connected;
     connected = false;
     if (wasConnected) hooks.onDisconnected?.();
-    scheduleRetry('disconnected', wasConnected && !droppedByUs);
+    scheduleRetry('disconnected', wasConnected && !droppedByUs && serverEnded);
   });
 
   return {

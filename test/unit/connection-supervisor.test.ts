@@ -22,9 +22,18 @@ class FakeEntity extends EventEmitter {
   async stop() {
     this.status = 'offline';
   }
+  /** As xmpp.js: closing the socket ourselves says `disconnecting` first. */
   async disconnect() {
     this.disconnects += 1;
+    this.emit('status', 'disconnecting');
     this.status = 'disconnect';
+    this.emit('status', 'disconnect');
+    this.emit('disconnect');
+  }
+  /** The server closes the socket (no `disconnecting` from our side). */
+  closedByServer() {
+    this.status = 'disconnect';
+    this.emit('status', 'disconnect');
     this.emit('disconnect');
   }
   private connect(): Promise<void> {
@@ -144,8 +153,7 @@ describe('connection supervisor', () => {
     expect(supervisor.connected).toBe(true);
 
     // The server closes the stream (e.g. it restarts): the retry waits 0.5 × 10 s, not 75 ms.
-    entity.status = 'disconnect';
-    entity.emit('disconnect');
+    entity.closedByServer();
     await vi.advanceTimersByTimeAsync(4_999);
     expect(entity.attempts).toBe(1);
     await vi.advanceTimersByTimeAsync(2);
@@ -156,6 +164,19 @@ describe('connection supervisor', () => {
     supervisor.forceReconnect('keep-alive ping unanswered');
     await vi.advanceTimersByTimeAsync(76);
     expect(entity.attempts).toBe(3);
+
+    // xmpp.js's XEP-0198 timeout closes the link itself: also the plain backoff.
+    await entity.disconnect();
+    await vi.advanceTimersByTimeAsync(76);
+    expect(entity.attempts).toBe(4);
+
+    // A stream error from the server (Prosody's system-shutdown), then xmpp.js closes: spread.
+    entity.emit('error', Object.assign(new Error('system-shutdown'), { name: 'StreamError' }));
+    await entity.disconnect();
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(entity.attempts).toBe(4);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(entity.attempts).toBe(5);
     await supervisor.stop();
   });
 
