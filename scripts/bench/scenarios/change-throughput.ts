@@ -14,9 +14,8 @@ import type { ScenarioResult } from '../report.js';
 
 // Change throughput (issue 6): the highest rate of state changes the system records with none
 // lost, held for 60 s (quick: 10 s). A ramp of 10-s steps finds the rate (each step must have
-// every change recorded within 5 s, be offered on schedule and be recorded at 95 % of the
-// offered rate or more; a backlog drains before the next step, and what never arrives is
-// reported as lost), then
+// every change recorded within 5 s of its end and be offered on schedule; a backlog drains
+// before the next step, and what never arrives is reported as lost), then
 // the hold runs at the last rate that passed (once more at the step below if it did not keep
 // up). Floor: bare clients → bare component through the same Prosody, as fast as they go with
 // a window of presences in flight (bare-path.ts).
@@ -179,7 +178,7 @@ export async function runChangeThroughput(
   }
 }
 
-/** Over the long hold the record rate must match the offered one more closely than in a step. */
+/** Over the 60-s hold the recorded rate must also match the offered one (a pause costs ~2 %). */
 function holdKeptUp(step: Step): boolean {
   return step.recordedPerS >= 0.95 * step.rate;
 }
@@ -245,17 +244,11 @@ async function offer(
     worstLagMs: pace.worstLagMs,
     latencyMs,
     recordedPerS,
-    // Kept up: nothing lost, offered on schedule, and recorded at the offered rate (the window
-    // runs from the first change to the last record, so a backlog shows as a lower rate). No
-    // latency bound: latency is the latency scenario's figure, and Prosody's own GC pauses at
-    // 10,000 sessions (up to 0.9 s on the bare path, BENCHMARKS.md) would decide a step
-    // rather than the rate; the 10-s steps let such a pause cost a step a tenth, not a third.
-    passed:
-      missing.size === 0 &&
-      errors === 0 &&
-      keys.length === count &&
-      pace.worstLagMs < 500 &&
-      recordedPerS >= 0.95 * rate,
+    // Kept up in a step: nothing lost, offered on schedule, and every change recorded within
+    // 5 s of the step's end (a growing backlog shows as late changes). No bound on latency or
+    // on the rate over the step's window: one GC pause of Prosody's (up to ~1 s at 10,000
+    // sessions, the bare path's too) at a step's end would decide it. The hold adds the rate.
+    passed: missing.size === 0 && errors === 0 && keys.length === count && pace.worstLagMs < 500,
     ...(measureCpu && {
       cpuPercent: {
         prosody: prosodyCpu?.percent,
