@@ -169,7 +169,7 @@ export async function runChangeThroughput(
       ],
       details: { meters: meters.length, floor, ramp, holds },
       notes: [
-        `ramp of ${options.throughputStepSeconds}-s steps ×1.5 from ${ramp[0]?.rate}/s, stopped at ${ramp.at(-1)?.rate}/s (${ramp.at(-1)?.passed ? 'cap: 1.2× the floor' : 'failed'}); hold at ${holdRate}/s: ${hold.recorded} of ${hold.offered} recorded at ${hold.recordedPerS.toFixed(0)}/s (${hold.late} after more than 5 s, ${hold.lost} never), p99 ${hold.latencyMs.p99} ms${hold.passed ? '' : ' (did not keep up: value 0)'}`,
+        `ramp of ${options.throughputStepSeconds}-s steps ×1.5 from ${ramp[0]?.rate}/s, stopped at ${ramp.at(-1)?.rate}/s (${ramp.at(-1)?.passed ? 'the ramp ends after 8 steps or at 1.2× the floor' : 'failed'}); hold at ${holdRate}/s: ${hold.recorded} of ${hold.offered} recorded at ${hold.recordedPerS.toFixed(0)}/s (${hold.late} after more than 5 s, ${hold.lost} never), p99 ${hold.latencyMs.p99} ms${hold.passed ? '' : ' (did not keep up: value 0)'}`,
       ],
     };
   } finally {
