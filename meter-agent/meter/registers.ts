@@ -46,15 +46,29 @@ const NAME_BY_ID = new Map(
  * whole table in its own order when `ids` is undefined or empty.
  */
 export function renderRegisters(inputs: RegisterInputs, ids?: readonly string[]): RegisterValue[] {
+  const raw = rawValues(inputs);
+  return renderRegisterValues((id) => {
+    const name = NAME_BY_ID.get(id);
+    return name === undefined ? undefined : raw[name];
+  }, ids);
+}
+
+/**
+ * PROTOCOL §6 rendering for every driver: the ids asked for in their order (duplicates once),
+ * or the whole table when `ids` is undefined or empty; an id we do not define, or one
+ * `valueFor` has no value for, is skipped. Numbers get the table's fixed precision.
+ */
+export function renderRegisterValues(
+  valueFor: (id: string) => number | string | undefined,
+  ids?: readonly string[],
+): RegisterValue[] {
   const wanted =
     ids === undefined || ids.length === 0 ? REGISTER_TABLE.map((s) => s.id) : [...new Set(ids)];
-  const raw = rawValues(inputs);
   const out: RegisterValue[] = [];
   for (const id of wanted) {
     const spec = registerSpec(id);
-    const name = NAME_BY_ID.get(id);
-    if (spec === undefined || name === undefined) continue;
-    const value = raw[name];
+    const value = valueFor(id);
+    if (spec === undefined || value === undefined) continue;
     const text =
       typeof value === 'number' && spec.decimals !== null
         ? formatDecimal(value, spec.decimals)

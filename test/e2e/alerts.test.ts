@@ -20,15 +20,13 @@ import {
   answerAlertChat,
   createAlertSender,
 } from '../../presence-service/xmpp/alert-chat-handler.js';
-import {
-  type ComponentConnection,
-  createComponentConnection,
-} from '../../presence-service/xmpp/component-connection.js';
+import type { ComponentConnection } from '../../presence-service/xmpp/component-connection.js';
 import { type RunningProsody, startProsody } from '../../src/harness/index.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../../src/stack/wait.js';
 import { createClient } from '../../src/xmpp/create-client.js';
 import { awaitStreamManagement } from '../../src/xmpp/workarounds/await-stream-management.js';
+import { startTestComponent } from './helpers/test-component.js';
 
 // Issue 4 §5 against a real Prosody (STYLE §7): a meter that flaps 20 times, recorded by the real
 // recorder on a real bus and store, reaches a real operator's XMPP client as exactly one flapping
@@ -60,25 +58,8 @@ beforeAll(async () => {
   const bus = createChangeBus();
   recorder = createPresenceRecorder({ store, bus, logger: silentLogger() });
 
-  let online: () => void = () => {};
-  const isOnline = new Promise<void>((resolve) => {
-    online = resolve;
-  });
-  connection = await createComponentConnection({
-    host: prosody.host,
-    port: prosody.componentPort,
-    jid: prosody.componentJid,
-    secret: prosody.componentSecret,
-    backoffBaseMs: 200,
-    backoffMaxMs: 2_000,
-    logger: silentLogger(),
-    onOnline: () => online(),
-    onOffline: () => {},
-    onFatal: () => {},
-  });
-  connection.supervisor.start();
+  ({ connection } = await startTestComponent(prosody));
   stops.push(() => connection.supervisor.stop());
-  await isOnline;
 
   const service = createAlertService({
     config: {

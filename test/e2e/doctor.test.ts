@@ -1,13 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import xml, { type Element } from '@xmpp/xml';
+import xml from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { agentConfigSchema } from '../../meter-agent/config.js';
-import {
-  type ComponentConnection,
-  createComponentConnection,
-} from '../../presence-service/xmpp/component-connection.js';
+import type { ComponentConnection } from '../../presence-service/xmpp/component-connection.js';
 import { ensurePki, type RunningProsody, startProsody } from '../../src/harness/index.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../../src/stack/wait.js';
@@ -19,6 +16,7 @@ import {
   startCli,
   tempDirs,
 } from './helpers/cli-process.js';
+import { startTestComponent } from './helpers/test-component.js';
 
 // `meter-agent doctor`, end to end: the built program against a real Prosody (STYLE §7). One
 // setup that passes every check, then one thing broken at a time: exactly that check fails, with
@@ -134,26 +132,9 @@ beforeAll(async () => {
 
   // PROTOCOL §2 as the stack sets it up: the presence service's component asks the meter for its
   // presence and the running agent approves (XMPP-NOTES "Subscribing a component").
-  const toComponent: Element[] = [];
-  let online: () => void = () => {};
-  const isOnline = new Promise<void>((resolve) => {
-    online = resolve;
-  });
-  component = await createComponentConnection({
-    host: prosody.host,
-    port: prosody.componentPort,
-    jid: prosody.componentJid,
-    secret: prosody.componentSecret,
-    backoffBaseMs: 200,
-    backoffMaxMs: 2_000,
-    logger: silentLogger(),
-    onOnline: () => online(),
-    onOffline: () => {},
-    onFatal: () => {},
-  });
-  component.xmpp.on('stanza', (s: Element) => toComponent.push(s));
-  component.supervisor.start();
-  await isOnline;
+  const started = await startTestComponent(prosody);
+  component = started.connection;
+  const toComponent = started.received;
 
   agentConfigFile = writeConfig(agentConfig());
   agent = startCli('meter-agent', ['run', '--config', agentConfigFile]);

@@ -2,10 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Client } from '@xmpp/client';
 import xml, { type Element } from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ComponentConnection,
-  createComponentConnection,
-} from '../../presence-service/xmpp/component-connection.js';
+import type { ComponentConnection } from '../../presence-service/xmpp/component-connection.js';
 import {
   createLastActivityQuerier,
   type LastActivityQuerier,
@@ -15,6 +12,7 @@ import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../../src/stack/wait.js';
 import { createClient } from '../../src/xmpp/create-client.js';
 import { awaitStreamManagement } from '../../src/xmpp/workarounds/await-stream-management.js';
+import { startTestComponent } from './helpers/test-component.js';
 
 // XEP-0012 from the presence service's component to meters' bare JIDs on a real Prosody 0.12
 // (STYLE §7), proving what last-activity-querier.ts says the server answers: the time since the
@@ -31,32 +29,14 @@ const METERS = ['mtr-0001', 'mtr-0002', 'mtr-0003', 'mtr-0004'].map((id) => ({
 let prosody: RunningProsody;
 let connection: ComponentConnection;
 let ask: LastActivityQuerier;
-const toComponent: Element[] = [];
+let toComponent: Element[] = [];
 const meters: Client[] = [];
 
 beforeAll(async () => {
   // A dropped session is given up after 1 s of hibernation, so its goodbye is written quickly.
   prosody = await startProsody({ liveness: { readTimeoutS: 15, hibernationS: 1 } });
   await prosody.createAccounts(METERS);
-  let online: () => void = () => {};
-  const isOnline = new Promise<void>((resolve) => {
-    online = resolve;
-  });
-  connection = await createComponentConnection({
-    host: prosody.host,
-    port: prosody.componentPort,
-    jid: prosody.componentJid,
-    secret: prosody.componentSecret,
-    backoffBaseMs: 200,
-    backoffMaxMs: 2_000,
-    logger: silentLogger(),
-    onOnline: () => online(),
-    onOffline: () => {},
-    onFatal: () => {},
-  });
-  connection.xmpp.on('stanza', (s: Element) => toComponent.push(s));
-  connection.supervisor.start();
-  await isOnline;
+  ({ connection, received: toComponent } = await startTestComponent(prosody));
   ask = createLastActivityQuerier({
     xmpp: connection.xmpp,
     componentJid: prosody.componentJid,

@@ -119,4 +119,17 @@ describe('presence tracker and seq store (PROTOCOL §1 seq)', () => {
     expect(openSeqStore(legacy).next()).toBe(18);
     expect(readFileSync(join(legacy, 'presence-seq')).length).toBe(64);
   });
+
+  it('writes the slot that does not hold the last durable seq, whatever the parity', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gp-seq-'));
+    // Slot 0 holds 3 (the last that may have been sent), slot 1 an older 2.
+    writeFileSync(join(dir, 'presence-seq'), Buffer.concat([encodeSlot(3), encodeSlot(2)]));
+    const store = openSeqStore(dir);
+    expect(store.current).toBe(3);
+    await store.durable(store.next());
+    const bytes = readFileSync(join(dir, 'presence-seq'));
+    // 4 went to slot 1: a power cut while writing it would have left 3 whole in slot 0.
+    expect([decodeSlot(bytes.subarray(0, 32)), decodeSlot(bytes.subarray(32))]).toEqual([3, 4]);
+    await store.close();
+  });
 });

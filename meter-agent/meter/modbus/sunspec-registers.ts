@@ -23,7 +23,8 @@
 // (0-0:96.3.10) have no SunSpec meter point.
 
 import type { RegisterValue } from '../model.js';
-import { formatDecimal, OBIS, REGISTER_TABLE, registerSpec } from '../obis.js';
+import { OBIS } from '../obis.js';
+import { renderRegisterValues } from '../registers.js';
 import type { SunSpecMeterSample } from './sunspec-meter-model.js';
 
 export interface SunSpecRegisterInputs {
@@ -75,19 +76,6 @@ export function renderSunSpecRegisters(
   inputs: SunSpecRegisterInputs,
   ids?: readonly string[],
 ): RegisterValue[] {
-  const wanted =
-    ids === undefined || ids.length === 0 ? REGISTER_TABLE.map((s) => s.id) : [...new Set(ids)];
   const values = valuesOf(inputs);
-  const out: RegisterValue[] = [];
-  for (const id of wanted) {
-    const spec = registerSpec(id);
-    const value = values.get(id);
-    if (spec === undefined || value === undefined) continue;
-    const text =
-      typeof value === 'number' && spec.decimals !== null
-        ? formatDecimal(value, spec.decimals)
-        : String(value);
-    out.push({ id, value: text, unit: spec.unit });
-  }
-  return out;
+  return renderRegisterValues((id) => values.get(id), ids);
 }
